@@ -122,11 +122,13 @@ class AudioConditioner:
 
     def process(self, pcm: bytes | bytearray | memoryview, fmt: PcmFormat) -> bytes:
         """Convert one frame; returns mono s16le at out_rate, possibly b"" while the
-        resampler fills. A format change first drains the previous format's tail."""
+        resampler fills. A format change first drains the previous format's tail.
+        Raises AudioFormatError for a layout check_frame_format rejects."""
         if isinstance(pcm, memoryview) and (pcm.ndim != 1 or pcm.itemsize != 1):
             pcm = pcm.cast("B")  # count bytes, not items of a typed view
         tail = b""
         if fmt != self._format:
+            check_frame_format(fmt.sample_rate, fmt.channels, fmt.bytes_per_sample)
             # A partial sample of the old layout cannot be completed by the new one.
             tail = self._drain_resampler()
             self._carry = b""

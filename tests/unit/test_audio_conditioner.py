@@ -109,6 +109,12 @@ def test_conditioner_rejects_bad_output_rate() -> None:
         AudioConditioner(0)
 
 
+@pytest.mark.parametrize("fmt", [PcmFormat(0, 1), PcmFormat(24000, 0), PcmFormat(24000, 1, 4)])
+def test_process_rejects_a_format_that_cannot_be_audio(fmt: PcmFormat) -> None:
+    with pytest.raises(AudioFormatError):
+        AudioConditioner(OUT_RATE).process(b"\x00" * 16, fmt)
+
+
 # --- passthrough and carried bytes ------------------------------------------------
 
 
