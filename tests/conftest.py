@@ -18,3 +18,6 @@ except ImportError:
     sys.path.insert(0, str(TESTBED_DIR / "ten_runtime_standin"))
     # The stand-in loads addons from extension folders listed here, as a TEN app does.
     os.environ.setdefault("TEN_STANDIN_EXTENSION_PATH", str(EXTENSION_DIR))
+
+# Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
+pytest_plugins = ["spatius_emulator.pytest_plugin"]
