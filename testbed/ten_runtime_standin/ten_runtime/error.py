@@ -1,0 +1,41 @@
+"""TenError: the error value returned (never raised) by runtime calls."""
+
+from __future__ import annotations
+
+from .enums import TenErrorCode
+
+# The code a property getter reports for a path that does not exist. The real runtime
+# uses it although it is not a TenErrorCode member.
+VALUE_NOT_FOUND_CODE = 100000
+
+
+class TenError:
+    def __init__(self, error_code: int, error_message: str | None = None) -> None:
+        self._code = int(error_code)
+        self._message = error_message or ""
+
+    @staticmethod
+    def create(error_code: TenErrorCode | int, error_message: str | None = None) -> "TenError":
+        return TenError(error_code, error_message)
+
+    def error_code(self) -> int:
+        try:
+            return TenErrorCode(self._code)
+        except ValueError:
+            return self._code
+
+    def error_message(self) -> str:
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"TenError(code={self._code}, message={self._message!r})"
+
+    __str__ = __repr__
+
+
+def not_found_error(path: str | None) -> TenError:
+    return TenError(VALUE_NOT_FOUND_CODE, f"Failed to find value: {path}")
+
+
+def generic_error(message: str) -> TenError:
+    return TenError(TenErrorCode.ErrorCodeGeneric, message)

@@ -1,0 +1,38 @@
+"""Message checks against a manifest's `api` (cmd_in, cmd_out, data_in, data_out,
+audio_frame_in/out, video_frame_in/out), by message name. Names the manifest does not
+declare, and nodes without a manifest, are not checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .value_types import ValueTypeError, conform_object
+
+_KINDS = ("cmd", "data", "audio_frame", "video_frame")
+
+
+class MessageSchemas:
+    def __init__(self, manifest: dict[str, Any] | None) -> None:
+        api = (manifest or {}).get("api") or {}
+        # (direction, kind, name) -> the declared `property` schema ({} when none).
+        self._declared: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for kind in _KINDS:
+            for direction in ("in", "out"):
+                for entry in api.get(f"{kind}_{direction}") or []:
+                    self._declared[(direction, kind, entry["name"])] = entry.get("property") or {}
+        self.has_manifest = manifest is not None
+
+    def is_declared(self, direction: str, kind: str, name: str) -> bool:
+        return (direction, kind, name) in self._declared
+
+    def misfit(self, direction: str, kind: str, name: str, properties: dict[str, Any]) -> str | None:
+        """Why the message does not fit its declared schema, or None if it fits or is not
+        declared."""
+        schema = self._declared.get((direction, kind, name))
+        if not schema:
+            return None
+        try:
+            conform_object(properties, schema)
+        except ValueTypeError as exc:
+            return f"{kind} '{name}' does not fit {kind}_{direction} of the manifest: {exc}"
+        return None

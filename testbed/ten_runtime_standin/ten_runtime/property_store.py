@@ -1,0 +1,193 @@
+"""A JSON-like property object addressed by paths such as `params.sample_rate` or `a[0].b`.
+
+Used for an extension's properties and for every message's properties, with the exact
+results of the real runtime's getters: a missing path gives the type's zero value and an
+error with code 100000; a wrong type gives `(0, None)` from the int getter, `(None, None)`
+from the string getter and an error (code 1) from the bool, float and buf getters.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from .error import TenError, generic_error, not_found_error
+
+_MISSING = object()
+# A path is keys separated by dots, each key optionally followed by [index] parts.
+_PATH = re.compile(r"[^.\[\]]+(\[\d+\])*(\.[^.\[\]]+(\[\d+\])*)*")
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+PathPart = str | int
+
+
+@lru_cache(maxsize=4096)
+def parse_path(path: str) -> tuple[PathPart, ...]:
+    """`a.b[2].c` -> ("a", "b", 2, "c"); raises ValueError on a malformed path."""
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"malformed property path: {path!r}")
+    return tuple(
+        key if key else int(index) for key, index in _PART.findall(path)
+    )
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-like data; faster than copy.deepcopy on the message hot path."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    # Buffers set with set_property_buf have no JSON form; the stand-in shows them as base64.
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+class PropertyStore:
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = data if data is not None else {}
+
+    # -- plain access -------------------------------------------------------------------
+    def lookup(self, path: str | None) -> Any:
+        """The value at `path` (the whole object for None or ""), or _MISSING."""
+        if not path:
+            return self.data
+        try:
+            parts = parse_path(path)
+        except ValueError:
+            return _MISSING
+        node: Any = self.data
+        for part in parts:
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    return _MISSING
+            elif not isinstance(node, dict) or part not in node:
+                return _MISSING
+            node = node[part]
+        return node
+
+    def exists(self, path: str | None) -> bool:
+        return self.lookup(path) is not _MISSING
+
+    def set(self, path: str | None, value: Any) -> TenError | None:
+        if not path:
+            if not isinstance(value, dict):
+                return generic_error("the whole property must be a JSON object")
+            self.data = value
+            return None
+        try:
+            parts = parse_path(path)
+        except ValueError as exc:
+            return TenError(3, str(exc))
+        node: Any = self.data
+        for part, next_part in zip(parts, parts[1:]):
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    return generic_error(f"cannot set {path}: index {part} out of range")
+                node = node[part]
+                continue
+            if not isinstance(node, dict):
+                return generic_error(f"cannot set {path}: {part!r} is not inside an object")
+            if part not in node or not isinstance(node[part], (dict, list)):
+                node[part] = [] if isinstance(next_part, int) else {}
+            node = node[part]
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list):
+                return generic_error(f"cannot set {path}: not an array")
+            if last < len(node):
+                node[last] = value
+            elif last == len(node):
+                node.append(value)
+            else:
+                return generic_error(f"cannot set {path}: index {last} out of range")
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            return generic_error(f"cannot set {path}: not inside an object")
+        return None
+
+    # -- JSON -----------------------------------------------------------------------------
+    def get_json(self, path: str | None = None) -> tuple[str, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return "", not_found_error(path)
+        return to_json(value), None
+
+    def set_json(self, path: str | None, json_str: str) -> TenError | None:
+        try:
+            value = json.loads(json_str)
+        except (TypeError, ValueError) as exc:
+            return TenError(2, f"invalid JSON: {exc}")
+        return self.set(path, value)
+
+    # -- typed getters (exact real-runtime results) ------------------------------------------
+    def get_int(self, path: str) -> tuple[int, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return 0, not_found_error(path)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, None
+        return 0, None
+
+    def get_string(self, path: str) -> tuple[str | None, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return "", not_found_error(path)
+        if isinstance(value, str):
+            return value, None
+        return None, None
+
+    def get_bool(self, path: str) -> tuple[bool, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return False, not_found_error(path)
+        if isinstance(value, bool):
+            return value, None
+        return False, generic_error(f"property {path} is not a bool")
+
+    def get_float(self, path: str) -> tuple[float, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return 0.0, not_found_error(path)
+        if isinstance(value, float):
+            return value, None
+        return 0.0, generic_error(f"property {path} is not a float")
+
+    def get_buf(self, path: str) -> tuple[bytearray, TenError | None]:
+        value = self.lookup(path)
+        if value is _MISSING:
+            return bytearray(), not_found_error(path)
+        if isinstance(value, (bytes, bytearray)):
+            return bytearray(value), None
+        return bytearray(), generic_error(f"property {path} is not a buf")
+
+    # -- typed setters -----------------------------------------------------------------------
+    def set_int(self, path: str, value: int) -> TenError | None:
+        return self.set(path, int(value))
+
+    def set_string(self, path: str, value: str) -> TenError | None:
+        return self.set(path, str(value))
+
+    def set_bool(self, path: str, value: bool) -> TenError | None:
+        return self.set(path, bool(value))
+
+    def set_float(self, path: str, value: float) -> TenError | None:
+        return self.set(path, float(value))
+
+    def set_buf(self, path: str, value: bytes) -> TenError | None:
+        return self.set(path, bytes(value))
+
+    def copy(self) -> "PropertyStore":
+        return PropertyStore(copy_json(self.data))
