@@ -1,0 +1,34 @@
+"""The developer command line: `python -m spatius_avatar_python <command>`.
+
+Each command lives in its own module with `add_parser(commands)`, which registers the
+command and sets `run(args) -> exit code` as its default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import check, emulator
+
+COMMANDS = (check, emulator)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spatius_avatar_python",
+        description="Developer tools for the Spatius avatar TEN extension.",
+    )
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="<command>", required=True)
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed by argparse
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return int(args.run(args))

@@ -1,0 +1,357 @@
+"""`check`: will this avatar configuration start, and is the avatar wired right?
+
+Validates the avatar node's properties exactly as the TEN runtime will see them (the
+node's `property` deep-merged over this extension's property.json, `${env:...}` resolved)
+against the official TEN schemas, manifest.json's declared types and the extension's own
+configuration rules, then the avatar's routes in the graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, ConfigProblem, load_config, parse_uid
+from .declared_types import declared_type_findings
+from .findings import Finding, Masker, error, warning
+from .paths import DEFAULT_SCHEMA_DIR, MANIFEST_FILE, PROPERTY_FILE
+from .properties import (
+    EnvUse,
+    Resolved,
+    deep_merge,
+    defines,
+    is_secret_name,
+    join,
+    read_env_file,
+    resolve_env,
+    secret_values,
+)
+from .ten_schemas import TenSchemas, load_schemas
+from .wiring import wiring_findings
+
+ADDON = "spatius_avatar_python"
+# Config problems whose cause may be an empty env variable at another path too.
+_RELATED_PATHS = {
+    "params.agora_token": ("params.agora_token", "params.agora_appcert"),
+    "params.agora_channel": ("channel", "params.agora_channel"),
+}
+
+
+class Kind(Enum):
+    PROPERTY = "property file"
+    GRAPH = "graph"
+    APP = "app property.json"
+    CONVO_AI = "Convo AI request"
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    masker: Masker = field(default_factory=Masker)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level == "ERROR" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.level == "WARN" for f in self.findings)
+
+    def lines(self, label: str) -> list[str]:
+        out = [f.line() for f in self.findings] + [f"NOTE {note}" for note in self.notes]
+        verdict = "FAILED" if self.errors else "OK"
+        checked = f" (checked: {', '.join(self.checked)})" if self.checked else ""
+        out.append(f"{verdict} {label}: {self.errors} problem(s), {self.warnings} warning(s){checked}")
+        return [self.masker(line) for line in out]
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="validate the avatar's properties and wiring before starting a TEN app",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Prints one line per problem (ERROR) or warning (WARN), then a summary; "
+        "exits 1 when there are problems. Secret values are never printed.",
+    )
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument(
+        "file", nargs="?", type=Path,
+        help="a property, graph, app property.json or Convo AI request file (recognised by its content)",
+    )
+    given.add_argument("--property", type=Path, metavar="FILE", help="a node's property object, or the extension's property.json")
+    given.add_argument(
+        "--graph", type=Path, metavar="FILE",
+        help='a graph ({"nodes", "connections"}) or an app property.json with ten.predefined_graphs',
+    )
+    parser.add_argument("--node", metavar="NAME", help=f'the avatar node (default: every node with "addon": "{ADDON}")')
+    parser.add_argument(
+        "--env-file", type=Path, metavar="FILE",
+        help="KEY=VALUE variables (a .env file) used for ${env:...} on top of the current environment",
+    )
+    parser.add_argument(
+        "--schema-dir", type=Path, default=DEFAULT_SCHEMA_DIR, metavar="DIR",
+        help="the TEN JSON schemas (default: ../shared/schemas/ten next to the extension; skipped when absent)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = args.file or args.property or args.graph
+    expected = Kind.PROPERTY if args.property else (Kind.GRAPH if args.graph else None)
+    report = check(path, expected=expected, node=args.node, env_file=args.env_file, schema_dir=args.schema_dir)
+    for line in report.lines(str(path) if path else f"{PROPERTY_FILE.name} (the extension's defaults)"):
+        print(line)
+    return 1 if report.errors else 0
+
+
+def check(
+    path: Path | None,
+    *,
+    expected: Kind | None = None,
+    node: str | None = None,
+    env_file: Path | None = None,
+    schema_dir: Path = DEFAULT_SCHEMA_DIR,
+    environ: Mapping[str, str] | None = None,
+) -> Report:
+    """Everything `check` finds in `path` (None: the extension's own property.json)."""
+    report = Report()
+    env = dict(os.environ if environ is None else environ)
+    if env_file is not None:
+        try:
+            env.update(read_env_file(env_file))
+        except (OSError, ValueError) as exc:
+            report.findings.append(error(str(env_file), f"cannot read the env file: {exc}", "give a readable KEY=VALUE file"))
+            return report
+        report.masker.add(v for k, v in env.items() if is_secret_name(k))
+    own = _load_own_files(report)
+    if own is None:
+        return report
+    manifest, defaults_raw = own
+    document = defaults_raw if path is None else _load_json(path, report)
+    if document is None:
+        return report
+    kind = _detect(document)
+    if expected is Kind.GRAPH and kind not in (Kind.GRAPH, Kind.APP):
+        report.findings.append(error(str(path), "no graph found (neither nodes nor ten.predefined_graphs)", "pass a graph file, or use --property for a property file"))
+        return report
+    if expected is Kind.PROPERTY:
+        kind = Kind.PROPERTY
+
+    schemas = load_schemas(schema_dir)
+    if isinstance(schemas, str):
+        report.notes.append(f"TEN schema check skipped: {schemas}")
+    else:
+        _schema_check(schemas, manifest, defaults_raw, document, kind, str(path or PROPERTY_FILE.name), report)
+
+    defaults = resolve_env(defaults_raw, env)
+    _report_missing_env(defaults, "property.json (extension defaults)", report)
+    report.masker.add(secret_values(defaults))
+    checker = _AvatarChecker(manifest.get("api", {}).get("property", {}), defaults, env, report)
+    if kind is Kind.PROPERTY:
+        _report_missing_env(resolve_env(document, env), "", report)
+        checker.check(document, "")
+        report.checked.append("avatar properties")
+    elif kind is Kind.CONVO_AI:
+        _check_convo_ai(document, checker, env, report)
+    else:
+        graphs = [("", document)] if kind is Kind.GRAPH else _predefined_graphs(document)
+        found = sum(_check_graph(graph, name, node, checker, env, report) for name, graph in graphs)
+        if not found:
+            which = f"named {node!r}" if node else f'with "addon": "{ADDON}"'
+            report.findings.append(error(str(path), f"no avatar node {which} in the graph", "add the avatar node, or name it with --node"))
+    return report
+
+
+class _AvatarChecker:
+    """One avatar node's merged properties: declared types, then the configuration rules."""
+
+    def __init__(self, declared: Mapping[str, Any], defaults: Resolved, env: Mapping[str, str], report: Report) -> None:
+        self.declared = {"type": "object", **declared}
+        self.defaults = defaults
+        self.examples = dict(_flatten(defaults.value))
+        self.env = env
+        self.report = report
+
+    def check(self, raw: Any, where: str) -> dict[str, Any]:
+        """Report the node's problems under `where`; return its merged, resolved properties."""
+        node = resolve_env(raw if isinstance(raw, Mapping) else {}, self.env)
+        merged = deep_merge(self.defaults.value, node.value)
+        uses = {u.path: u for u in self.defaults.uses if not defines(raw, u.path)}
+        uses.update({u.path: u for u in node.uses})
+        self.report.masker.add(secret_values(Resolved(merged, list(uses.values()))))
+
+        typed = declared_type_findings(merged, self.declared, examples=self.examples, from_env=uses.keys())
+        mistyped = {f.where for f in typed if f.level == "ERROR"}
+        findings = list(typed)
+        try:
+            load_config(merged)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                if any(problem.path == p or problem.path.startswith(p + ".") for p in mistyped):
+                    continue  # already reported, with the runtime's consequence
+                findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix))
+        self.report.findings += [f.at(where) for f in findings]
+        return merged
+
+
+def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
+    """For a value left empty by an ${env:...} placeholder: which variable to set."""
+    empty = [u for p in _RELATED_PATHS.get(problem.path, (problem.path,)) if (u := uses.get(p)) and not u.result.strip()]
+    if not empty:
+        return None
+    fixes = []
+    for use in empty:
+        state = "is not set" if use.value is None else "is set but empty"
+        fixes.append(f"set the environment variable {use.var} ({use.path} reads {use.text} and {use.var} {state})")
+    fix = "; or ".join(fixes)
+    if problem.path == "params.agora_token":
+        fix += "; or give a ready token in params.agora_token"
+    return fix
+
+
+def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str], report: Report) -> int:
+    """Check the avatar nodes of one graph; return how many there were."""
+    if not isinstance(graph, Mapping):
+        return 0
+    nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping) and n.get("type", "extension") == "extension"]
+    avatars = [n for n in nodes if (n.get("name") == node if node else n.get("addon") == ADDON)]
+    if not avatars:
+        return 0
+    prefix = f"{graph_name}/" if graph_name else ""
+    properties: dict[str, Any] = {}
+    for item in nodes:
+        resolved = resolve_env(item.get("property") or {}, env)
+        _report_missing_env(resolved, f"{prefix}{item.get('name', '?')}", report)
+        report.masker.add(secret_values(resolved))
+        properties[str(item.get("name"))] = resolved.value
+    for avatar in avatars:
+        name = str(avatar.get("name"))
+        merged = checker.check(avatar.get("property") or {}, f"{prefix}{name}")
+        properties[name] = merged
+        uid = parse_uid(merged["params"]["agora_uid"]) if _uid_text(merged) else None
+        channel = _avatar_channel(merged)
+        report.findings += [f.at(prefix.rstrip("/")) if prefix else f for f in wiring_findings(graph, name, properties, uid, channel)]
+        report.checked.append(f"node {prefix}{name}")
+    return len(avatars)
+
+
+def _check_convo_ai(document: Mapping[str, Any], checker: _AvatarChecker, env: Mapping[str, str], report: Report) -> None:
+    props = document["properties"]
+    avatar = props["avatar"]
+    where = "properties.avatar"
+    if not isinstance(avatar, Mapping) or not isinstance(avatar.get("params"), Mapping):
+        report.findings.append(error(where, "has no params object", 'give properties.avatar {"vendor": "spatius", "params": {...}}'))
+        return
+    if avatar.get("vendor") != "spatius":
+        report.findings.append(error(f"{where}.vendor", f"is {avatar.get('vendor')!r}, not \"spatius\"", 'set "vendor": "spatius"'))
+    if avatar.get("enable") is False:
+        report.findings.append(warning(f"{where}.enable", "is false: Convo AI starts no avatar", "set enable to true"))
+    resolved = resolve_env(avatar["params"], env)
+    if resolved.uses:
+        report.notes.append(
+            "Convo AI does not resolve ${env:...} placeholders: check resolved them from the environment; "
+            "substitute them before sending the request"
+        )
+    _report_missing_env(resolved, f"{where}.params", report)
+    merged = checker.check({"params": avatar["params"]}, where)
+    report.checked.append("Convo AI avatar params")
+    uid = parse_uid(merged["params"]["agora_uid"]) if _uid_text(merged) else None
+    others = [("agent_rtc_uid", props.get("agent_rtc_uid"))] + [("remote_rtc_uids", u) for u in props.get("remote_rtc_uids") or []]
+    for key, value in others:
+        if uid is not None and isinstance(value, (str, int)) and not isinstance(value, bool) and parse_uid(str(value)) == uid:
+            report.findings.append(error(
+                f"{where}.params.agora_uid", f"{uid} is also properties.{key}: two participants with one UID push each other out of the channel",
+                "give the avatar its own UID, distinct from the agent's and the users'",
+            ))
+    channel = props.get("channel")
+    if isinstance(channel, str) and channel and _avatar_channel(merged) and channel != _avatar_channel(merged):
+        report.findings.append(warning(
+            f"{where}.params.agora_channel", f"the avatar publishes into {_avatar_channel(merged)!r} but the agent joins {channel!r}",
+            "use the request's channel in params.agora_channel",
+        ))
+
+
+def _schema_check(schemas: TenSchemas, manifest: Any, defaults: Any, document: Any, kind: Kind, label: str, report: Report) -> None:
+    report.findings += schemas.check_manifest(manifest, MANIFEST_FILE.name)
+    report.findings += schemas.check_property(defaults, PROPERTY_FILE.name)
+    if kind in (Kind.PROPERTY, Kind.APP):
+        report.findings += schemas.check_property(document, label)
+    elif kind is Kind.GRAPH:
+        report.findings += schemas.check_graph(document, label)
+    else:
+        report.notes.append("the TEN schemas do not apply to a Convo AI request; its avatar params were checked")
+    report.checked.append("TEN schemas")
+
+
+def _report_missing_env(resolved: Resolved, where: str, report: Report) -> None:
+    for use in resolved.missing():
+        report.findings.append(error(
+            join(where, use.path) if where and use.path else where or use.path,
+            f"{use.text} names an environment variable that is not set and has no fallback: "
+            "the TEN app logs an error and exits at start",
+            f"set {use.var} (in the environment, or in the .env file given with --env-file), "
+            f"or give a fallback: ${{env:{use.var}|}}",
+        ))
+
+
+def _load_own_files(report: Report) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    manifest = _load_json(MANIFEST_FILE, report)
+    defaults = _load_json(PROPERTY_FILE, report)
+    if not isinstance(manifest, Mapping) or not isinstance(defaults, Mapping):
+        return None
+    return manifest, defaults
+
+
+def _load_json(path: Path, report: Report) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        report.findings.append(error(str(path), f"cannot read the file: {exc.strerror or exc}", "give the path of an existing JSON file"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report.findings.append(error(str(path), f"is not valid JSON: {exc}", "correct the JSON syntax"))
+    return None
+
+
+def _detect(document: Any) -> Kind:
+    if isinstance(document, Mapping):
+        if "nodes" in document or "connections" in document:
+            return Kind.GRAPH
+        if isinstance(document.get("ten"), Mapping) and "predefined_graphs" in document["ten"]:
+            return Kind.APP
+        if isinstance(document.get("properties"), Mapping) and "avatar" in document["properties"]:
+            return Kind.CONVO_AI
+    return Kind.PROPERTY
+
+
+def _predefined_graphs(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    graphs = document["ten"].get("predefined_graphs") or []
+    return [(str(g.get("name", index)), g.get("graph")) for index, g in enumerate(graphs) if isinstance(g, Mapping)]
+
+
+def _uid_text(merged: Mapping[str, Any]) -> bool:
+    params = merged.get("params")
+    return isinstance(params, Mapping) and isinstance(params.get("agora_uid"), str)
+
+
+def _avatar_channel(merged: Mapping[str, Any]) -> str:
+    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    for value in (merged.get("channel"), params.get("agora_channel")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        return [item for key, child in value.items() for item in _flatten(child, join(path, key))]
+    return [(path, value)]
+

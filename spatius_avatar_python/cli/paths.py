@@ -1,0 +1,27 @@
+"""Where the CLI finds the extension's own files, the TEN schemas and the test bed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXTENSION_DIR = Path(__file__).resolve().parents[2]
+MANIFEST_FILE = EXTENSION_DIR / "manifest.json"
+PROPERTY_FILE = EXTENSION_DIR / "property.json"
+# Present in the project's checkout, absent on a user's machine.
+DEFAULT_SCHEMA_DIR = EXTENSION_DIR.parent / "shared" / "schemas" / "ten"
+TESTBED_DIR = EXTENSION_DIR / "testbed"
+
+
+def use_testbed() -> None:
+    """Make the test bed importable (developer commands only; the extension never does this)."""
+    if not TESTBED_DIR.is_dir():
+        raise RuntimeError(f"the test bed is missing: {TESTBED_DIR} (it ships with the repository)")
+    if str(TESTBED_DIR) not in sys.path:
+        sys.path.insert(0, str(TESTBED_DIR))
+    try:
+        import ten_runtime  # noqa: F401  (a real TEN runtime wins over the stand-in)
+    except ImportError:
+        standin = str(TESTBED_DIR / "ten_runtime_standin")
+        if standin not in sys.path:
+            sys.path.insert(0, standin)
