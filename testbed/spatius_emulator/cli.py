@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--animation-fps", type=float, default=25.0)
     p.add_argument("--idle-timeout", type=float, default=None, help="seconds without audio before closing")
     p.add_argument("--no-keep-audio", action="store_true", help="count bytes only (long load runs)")
+    p.add_argument("--no-compression", action="store_true", help="refuse permessage-deflate")
     p.add_argument("--json", action="store_true", help="print one JSON line (URLs, properties) and nothing else")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
@@ -55,6 +56,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         animation_fps=args.animation_fps,
         idle_timeout_s=args.idle_timeout,
         keep_audio=not args.no_keep_audio,
+        websocket_compression=not args.no_compression,
     )
 
 

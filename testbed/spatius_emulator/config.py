@@ -25,6 +25,8 @@ class EmulatorConfig:
         Not 3: the SDK maps code 3 to invalidRequest before it looks at the message, so a
         code outside its special set (3, 14, 16, 4001, 4002) is needed for the SDK to
         report unsupportedSampleRate. 11 is gRPC's OUT_OF_RANGE.
+    websocket_compression: accept permessage-deflate when the client offers it (the
+        SDK's websockets client does); off saves CPU under load, as PCM hardly compresses.
     idle_timeout_code: `ServerError.code` of the idle-timeout error (gRPC
         DEADLINE_EXCEEDED); the SDK classifies it by its message.
     """
@@ -38,6 +40,7 @@ class EmulatorConfig:
     animation_fps: float = 25.0
     idle_timeout_s: float | None = None
     keep_audio: bool = True
+    websocket_compression: bool = True
     unsupported_sample_rate_code: int = 11
     idle_timeout_code: int = 4
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import socket
 import time
 import uuid
 
@@ -62,7 +63,9 @@ class IngressHandler:
             return web.json_response(refusal.body, status=refusal.status)
 
         transport = request.transport
-        ws = web.WebSocketResponse()
+        if plan.read_delay_s and transport is not None:
+            _shrink_receive_buffer(transport)
+        ws = web.WebSocketResponse(compress=self._config.websocket_compression)
         await ws.prepare(request)
         session = IngressSession(self._config, conn, plan, ws, transport)
         self._open.add(session)
@@ -86,6 +89,20 @@ class IngressHandler:
         if not avatar_id or (self._config.avatar_ids and avatar_id not in self._config.avatar_ids):
             return se.UPGRADE_AVATAR_NOT_FOUND
         return None
+
+
+SLOW_READER_RCVBUF_BYTES = 64 * 1024
+
+
+def _shrink_receive_buffer(transport: asyncio.BaseTransport) -> None:
+    """Make a slow reader's backpressure reach the client soon.
+
+    Loopback TCP may buffer tens of MB (net.ipv4.tcp_rmem), which would hide a slow
+    reader for a long time; a fixed small buffer also turns off receive autotuning.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_READER_RCVBUF_BYTES)
 
 
 def _credentials(request: web.Request) -> tuple[str, str, str]:
