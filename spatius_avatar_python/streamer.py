@@ -137,8 +137,13 @@ class AvatarStreamer:
         *,
         session_factory: Callable[..., Any] = spatius.new_avatar_session,
         clock: Callable[[], float] = time.monotonic,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+        session_lifetime_s: float | None = None,
     ) -> None:
         self._config = config
+        self._backoff = (backoff_base_s, backoff_cap_s)
+        self._lifetime_s = session_lifetime_s or config.session_expire_minutes * 60
         self._events = events
         self._session_factory = session_factory
         self._clock = clock
@@ -347,7 +352,8 @@ class AvatarStreamer:
         attempt = 0
         first = True
         while not self._stop_requested.is_set():
-            self._state = StreamerState.CONNECTING if first else StreamerState.RECONNECTING
+            if first and attempt == 0:
+                self._state = StreamerState.CONNECTING
             self._session_down.clear()
             self._session_failure = None
             self.connect_started_at = started = self._clock()
@@ -363,7 +369,8 @@ class AvatarStreamer:
                     self._fail(failure)
                     return
                 attempt += 1
-                await self._pause(backoff_delay(attempt))
+                self._state = StreamerState.RECONNECTING
+                await self._pause(backoff_delay(attempt, base=self._backoff[0], cap=self._backoff[1]))
                 continue
 
             connected_at = self.connected_at = self._clock()
@@ -404,7 +411,8 @@ class AvatarStreamer:
                 self._fail(failure)
                 return
             attempt = 1 if self._clock() - connected_at >= STABLE_SESSION_S else attempt + 1
-            await self._pause(backoff_delay(attempt))
+            self._state = StreamerState.RECONNECTING
+            await self._pause(backoff_delay(attempt, base=self._backoff[0], cap=self._backoff[1]))
 
     def _fail(self, failure: Failure) -> None:
         self._state = StreamerState.FAILED
@@ -421,7 +429,7 @@ class AvatarStreamer:
 
     def _rollover_due(self, connected_at: float) -> tuple[float, float]:
         """(soft, hard): roll over at a pause after `soft`, at the latest at `hard`."""
-        lifetime = self._config.session_expire_minutes * 60
+        lifetime = self._lifetime_s
         margin = min(300.0, lifetime * 0.1)
         return connected_at + lifetime - margin, connected_at + lifetime - min(15.0, margin / 2)
 
@@ -453,6 +461,7 @@ class AvatarStreamer:
                 item = self._pending.popleft()
                 try:
                     if isinstance(item, _Chunk):
+                        item = _Chunk(item.utterance, self._take_batch(item), item.epoch)
                         await self._send_chunks(session, generation, item)
                     elif isinstance(item, _End):
                         await self._send_end(session, item)
@@ -489,7 +498,7 @@ class AvatarStreamer:
         return b"".join(parts)
 
     async def _send_chunks(self, session: Any, generation: int, first: _Chunk) -> None:
-        pcm = self._take_batch(first)
+        pcm = first.pcm
         if first.epoch != self._epoch:
             return
         request = self._open
