@@ -198,6 +198,8 @@ class _AvatarChecker:
             for problem in exc.problems:
                 if any(problem.path == p or problem.path.startswith(p + ".") for p in mistyped):
                     continue  # already reported, with the runtime's consequence
+                if (use := uses.get(problem.path)) and use.stops_app:
+                    continue  # the unset variable is reported: the app would not even start
                 findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix))
         self.report.findings += [f.at(where) for f in findings]
         return merged
@@ -289,6 +291,7 @@ def _schema_check(schemas: TenSchemas, manifest: Any, defaults: Any, document: A
         report.findings += schemas.check_graph(document, label)
     else:
         report.notes.append("the TEN schemas do not apply to a Convo AI request; its avatar params were checked")
+        return
     report.checked.append("TEN schemas")
 
 

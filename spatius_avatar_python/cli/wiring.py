@@ -109,7 +109,7 @@ def wiring_findings(
             f"{_route_snippet(tts_name, 'data', 'tts_audio_end', avatar)}",
         ))
     if not any(r.kind == "cmd" and r.name == "flush" for r in into):
-        flushers = sorted({r.src for r in routes if r.kind == "cmd" and r.name == "flush"})
+        flushers = sorted({r.src for r in routes if r.kind == "cmd" and r.name == "flush" and r.src != avatar})
         control = flushers[0] if flushers else _guess(nodes, "control", "<the node that handles interruptions>")
         findings.append(error(
             where, "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps speaking",
