@@ -80,6 +80,10 @@ def extension_properties(emulator: SpatiusEmulator, config: EmulatorConfig, args
 async def serve(args: argparse.Namespace) -> None:
     config = config_from_args(args)
     emulator = SpatiusEmulator(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before announcing readiness
+        loop.add_signal_handler(sig, stop.set)
     await emulator.start(args.host, args.port)
     props = extension_properties(emulator, config, args)
     if args.json:
@@ -97,11 +101,6 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"  stats:   {emulator.stats_url}")
         print("Extension properties (property.json):")
         print(json.dumps(props, indent=2), flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await emulator.stop()
 

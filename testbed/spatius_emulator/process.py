@@ -57,10 +57,11 @@ class EmulatorProcess:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.loads(response.read())
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the process; return its exit code (0 after a clean shutdown)."""
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return None
         if proc.poll() is None:
             proc.terminate()  # SIGTERM: the emulator closes its sockets and exits
             try:
@@ -70,6 +71,7 @@ class EmulatorProcess:
                 proc.wait()
         if proc.stdout:
             proc.stdout.close()
+        return proc.returncode
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()

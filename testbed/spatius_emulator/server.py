@@ -66,6 +66,7 @@ class SpatiusEmulator:
         await self._ingress.close_all()
         await self._runner.cleanup()
         self._runner = None
+        self._port = 0
 
     @property
     def port(self) -> int:
@@ -83,7 +84,7 @@ class SpatiusEmulator:
 
     @property
     def ingress_url(self) -> str:
-        return f"ws://{self._host}:{self._port}{INGRESS_BASE_PATH}"
+        return "ws" + self.base_url.removeprefix("http") + INGRESS_BASE_PATH
 
     @property
     def stats_url(self) -> str:
