@@ -15,15 +15,15 @@ from typing import Any
 from .paths import use_testbed
 
 # Emulator options passed through as they are; the emulator's own parser owns their defaults.
-_PASSED_THROUGH = {
-    "--host": "address to listen on (default 127.0.0.1)",
-    "--port": "port to listen on (default: a free one)",
-    "--api-key": "the Spatius API key it accepts",
-    "--app-id": "the Spatius app id it accepts",
-    "--avatar-id": "the avatar id that exists",
-    "--agora-app-id": "Agora app id (32 hex digits) egress tokens must be for",
-    "--agora-app-cert": "Agora certificate egress tokens are checked against ('' skips the check)",
-    "--idle-timeout": "seconds without audio before it closes a session",
+_PASSED_THROUGH: dict[str, tuple[type, str]] = {
+    "--host": (str, "address to listen on (default 127.0.0.1)"),
+    "--port": (int, "port to listen on (default: a free one)"),
+    "--api-key": (str, "the Spatius API key it accepts"),
+    "--app-id": (str, "the Spatius app id it accepts"),
+    "--avatar-id": (str, "the avatar id that exists"),
+    "--agora-app-id": (str, "Agora app id (32 hex digits) egress tokens must be for"),
+    "--agora-app-cert": (str, "Agora certificate egress tokens are checked against ('' skips the check)"),
+    "--idle-timeout": (float, "seconds without audio before it closes a session"),
 }
 
 
@@ -33,10 +33,11 @@ def add_parser(commands: Any) -> None:
         help="run the Spatius service emulator and print the avatar properties that use it",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones.",
+        epilog="Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones; when the "
+        "app's agora_rtc uses a real Agora project, pass its --agora-app-id and --agora-app-cert.",
     )
-    for option, help_text in _PASSED_THROUGH.items():
-        parser.add_argument(option, help=help_text)
+    for option, (kind, help_text) in _PASSED_THROUGH.items():
+        parser.add_argument(option, type=kind, help=help_text)
     parser.add_argument("--channel", default="ten_agent_test", help="Agora channel for the printed properties (default %(default)s)")
     parser.add_argument("--uid", default="2001", help="the avatar's Agora UID for the printed properties (default %(default)s)")
     parser.set_defaults(run=run)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for option in _PASSED_THROUGH:
         value = getattr(args, option[2:].replace("-", "_"))
         if value is not None:
-            argv += [option, value]
+            argv += [option, str(value)]
     emulator_args = emulator_cli.parse_args(argv)
     config = emulator_cli.config_from_args(emulator_args)
 
