@@ -9,6 +9,7 @@ configuration rules, then the avatar's routes in the graph.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -241,7 +242,8 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         properties[name] = merged
         uid = parse_uid(merged["params"]["agora_uid"]) if _uid_text(merged) else None
         channel = _avatar_channel(merged)
-        report.findings += [f.at(prefix.rstrip("/")) if prefix else f for f in wiring_findings(graph, name, properties, uid, channel)]
+        wiring = wiring_findings(graph, name, properties, uid, channel)
+        report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in wiring]
         report.checked.append(f"node {prefix}{name}")
     return len(avatars)
 
