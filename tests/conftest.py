@@ -21,3 +21,55 @@ except ImportError:
 
 # Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
 pytest_plugins = ["spatius_emulator.pytest_plugin"]
+
+
+# -- TEN app and message declarations (the stand-in's area) ---------------------------------
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+from ten_runtime import App, TenEnv  # noqa: E402
+
+EXTENSION_ADDON = "spatius_avatar_python"
+
+
+class _BareApp(App):
+    """The bare app a TEN extension's test session runs, as upstream extension tests do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+
+    def on_init(self, ten_env: TenEnv) -> None:
+        self.started.set()
+        ten_env.on_init_done()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ten_app():
+    app = _BareApp()
+    thread = threading.Thread(target=app.run, args=(False,), name="ten-app", daemon=True)
+    thread.start()
+    assert app.started.wait(30), "the TEN app did not start"
+    yield app
+    app.close()
+    thread.join(30)
+
+
+@pytest.fixture(autouse=True)
+def extension_messages_declared():
+    """After each test: every message the extension under test received or sent in the
+    stand-in's runs is declared in its manifest's `api` (the real runtime would not
+    deliver some of them, and a graph author relies on the declarations)."""
+    try:
+        from ten_runtime import standin
+    except ImportError:  # the real runtime records nothing
+        yield
+        return
+    standin.take_completed_runs()
+    yield
+    problems = [
+        problem
+        for record in standin.take_completed_runs()
+        for problem in standin.undeclared_messages(record, EXTENSION_ADDON)
+    ]
+    assert not problems, "messages missing from manifest.json api:\n" + "\n".join(problems)
