@@ -66,7 +66,11 @@ class IngressHandler:
         if plan.read_delay_s and transport is not None:
             _shrink_receive_buffer(transport)
         ws = web.WebSocketResponse(compress=self._config.websocket_compression)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError:
+            conn.update(closed_at=time.monotonic(), closed_by="client")
+            raise
         session = IngressSession(self._config, conn, plan, ws, transport)
         self._open.add(session)
         try:
@@ -149,8 +153,8 @@ class IngressSession:
         try:
             if await self._handshake():
                 await self._serve()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the peer went away; recorded below
         finally:
             for task in self._tasks:
                 task.cancel()

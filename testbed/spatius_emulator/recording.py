@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -251,16 +251,14 @@ class ConnectionRecord:
         )
 
 
-@dataclass
 class Recording:
     """Everything one emulator saw: token requests and ingress connections."""
 
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _token_requests: list[TokenRequestRecord] = field(default_factory=list)
-    _connections: list[ConnectionRecord] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
         self._condition = threading.Condition(self.lock)
+        self._token_requests: list[TokenRequestRecord] = []
+        self._connections: list[ConnectionRecord] = []
 
     @property
     def token_requests(self) -> list[TokenRequestRecord]:
