@@ -108,7 +108,8 @@ class RequestRecord:
         """The audio as int16 samples (Ogg Opus decoded; decoded anew on each call)."""
         if self.audio_format == "ogg_opus":
             return decode_ogg_opus(self.data, self.sample_rate)
-        return np.frombuffer(self.data, dtype="<i2").astype(np.int16)
+        data = self.data
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
 
     def _add(self, chunk: AudioChunk, end: bool) -> None:
         if self.ended:
