@@ -1,0 +1,73 @@
+"""The shipped examples/graph.json, run in the fake graph: its wiring works end to end.
+
+The graph's own connections are kept; only the nodes around the avatar are replaced by the
+fake graph's scripted peers (a TTS playing real speech, a main_control that barges in,
+sinks), and the avatar points at the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
+from fake_graph import run_graph_until
+from scenario_kit import SPEECH_DIR
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graph.json"
+
+
+def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
+    graph = json.loads(EXAMPLE.read_text())
+    for node in graph["nodes"]:
+        name = node["name"]
+        if name == "avatar":
+            params = {**node["property"]["params"], **emulator_props["params"]}
+            node["property"] = {**node["property"], **emulator_props, "params": params}
+            node["property"]["channel"] = ""  # the playground would inject it; params.agora_channel is used
+        elif name == "tts":
+            node["addon"] = "fake_tts"
+            node["property"] = {
+                "session_id": "graph-test",
+                "pace": 4.0,
+                "pause_ms": 200,
+                "utterances": [
+                    {"request_id": "r1", "turn_id": 1, "pcm_file": str(speech_file), "max_ms": 1500, "sample_rate": 24000},
+                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000, "max_ms": 3000, "sample_rate": 24000},
+                    {"request_id": "r3", "turn_id": 3, "pcm_file": str(speech_file), "offset_ms": 6000, "max_ms": 1000, "sample_rate": 24000},
+                ],
+            }
+        elif name == "main_control":
+            node["addon"] = "fake_main_control"
+            node["property"] = {"flush_after_tts_frames": {"tts": "tts", "utterance": 1, "frames": 40}}
+        else:
+            node["addon"] = "fake_sink"
+            node["property"] = {}
+    return graph
+
+
+def test_example_graph_wiring_carries_speech_barge_in_and_reports(emulator, emulator_props, sdk_telemetry_off):
+    speech_file = SPEECH_DIR / "speech_24000hz_s16le_mono.pcm"
+    if not speech_file.exists():
+        import pytest
+
+        pytest.skip(f"needs the speech fixtures in {SPEECH_DIR}")
+    graph = example_in_fake_graph(emulator_props, speech_file)
+
+    def done(records) -> bool:
+        connections = emulator.recording.connections
+        return bool(connections) and sum(r.ended for r in connections[0].requests) >= 2 and bool(connections[0].interrupts)
+
+    outcome = run_graph_until(graph, done, timeout_s=60)
+    assert outcome.error is None and outcome.satisfied
+    connection = emulator.recording.connections[0]
+    first, second, third = connection.requests
+    assert first.ended and third.ended
+    assert second.interrupt is not None and not second.ended  # the barge-in hit turn 2
+    assert connection.audio_format == "ogg_opus"  # as the example configures
+    assert abs(first.duration_s - 1.5) < 0.03
+    # main_control heard the avatar's metrics (routed by the example's `source` form), and
+    # agora_rtc heard the flush the avatar passed on (its `dest` form).
+    main_control = outcome.records.node("main_control")
+    assert any(item.name == "metrics" for item in main_control.received)
+    assert any(item.name == "flush" for item in outcome.records.node("agora_rtc").received)
