@@ -76,3 +76,19 @@ def extension_messages_declared(request):
         for problem in standin.undeclared_messages(record, EXTENSION_ADDON)
     ]
     assert not problems, "messages missing from manifest.json api:\n" + "\n".join(problems)
+
+
+# -- CI never hides a skipped suite ----------------------------------------------------------
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped and os.environ.get("CI") == "true":
+        terminalreporter.write_line(
+            f"CI: {len(skipped)} test(s) skipped; in CI every suite must run (see the reasons above)", red=True
+        )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and os.environ.get("CI") == "true" and session.exitstatus == 0:
+        session.exitstatus = 1
