@@ -8,10 +8,10 @@ from typing import Any
 
 from ten_runtime import AudioFrame, Data, VideoFrame
 
+from .records import ReceivedMessage
 
-def capture(kind: str, msg: Any) -> "ReceivedMessage":
-    from .records import ReceivedMessage
 
+def capture(kind: str, msg: Any) -> ReceivedMessage:
     received_at = time.perf_counter()
     text, error = msg.get_property_to_json(None)
     properties = json.loads(text) if error is None and text else {}

@@ -17,7 +17,6 @@ from ten_runtime import (  # noqa: E402
     Data,
     LogLevel,
     TenEnv,
-    Value,
     register_addon_as_extension,
     standin,
 )
