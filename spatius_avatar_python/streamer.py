@@ -393,6 +393,7 @@ class AvatarStreamer:
 
             rolled_over = await self._watch(connected_at)
             self._session = None
+            cut_short = self._open.utterance if self._open is not None else None
             if self._open is not None:
                 self._request_finished(self._open, interrupted=False)
                 self._open = None
@@ -406,7 +407,7 @@ class AvatarStreamer:
             failure = self._session_failure or Failure(
                 Severity.TRANSIENT, "connectionClosed", "the Spatius session closed", "websocket_runtime"
             )
-            self._report(failure, None)
+            self._report(failure, cut_short)  # with the turn it cut short, if any
             if failure.fatal:
                 self._fail(failure)
                 return
