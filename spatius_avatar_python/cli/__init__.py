@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import check, emulator
+from . import check, demo, emulator, stream
 
-COMMANDS = (check, emulator)
+COMMANDS = (check, emulator, stream, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
