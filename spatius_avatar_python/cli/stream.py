@@ -1,0 +1,170 @@
+"""`stream`: open a Spatius session with Agora egress exactly as the extension would (your
+properties and environment), stream an audio file at real-time pace as one request, and
+say in plain words what happened: the quickest way to learn whether the avatar id, keys,
+UID and channel are right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ..config import ENV_VARS, AvatarConfig, ConfigError, load_config
+from ..failures import _FIXES as _SDK_FIXES
+from ..failures import Failure
+from .avatar_source import AvatarSourceError, avatar_properties, environment
+from .demo import pace_argument
+from .findings import Masker
+from .live_output import LiveOutput, progress_bar
+from .speech_file import Speech, SpeechFileError, read_speech
+from .stream_session import StreamOutcome, stream_file
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_FIXES = {code.value: fix for code, fix in _SDK_FIXES.items()}
+
+_PHASES = {
+    "session_token": "getting a session token from the Spatius console",
+    "websocket_connect": "opening the WebSocket to Spatius",
+    "websocket_handshake": "the session handshake with Spatius",
+    "websocket_runtime": "streaming (the service reported an error)",
+    "websocket_send": "sending audio",
+    "connect": "connecting to Spatius",
+    "configure": "configuring the session",
+}
+_TRANSIENT_FIXES = {
+    "connectionFailed": "check that the endpoints are reachable from this machine (network, proxy, firewall, region)",
+    "connectionClosed": "usually temporary: try again; the extension itself reconnects with backoff",
+    "egressUnavailable": "temporary on Spatius' side: try again later; the extension retries by itself",
+    "serverError": "temporary on Spatius' side: try again; the extension retries by itself",
+    "upstreamError": "temporary on Spatius' side: try again; the extension retries by itself",
+}
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "stream",
+        help="stream an audio file to a real Spatius session (or the emulator) and report what happened",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Without --property/--graph the extension's property.json is used, with ${env:...} from the "
+        "environment (SPATIUS_API_KEY, SPATIUS_APP_ID, ...). Exits 0 when Spatius accepted the audio, 1 when "
+        "the session or the request failed, 2 for bad arguments or a configuration that cannot work. "
+        "Secret values are never printed.",
+    )
+    parser.add_argument("audio", type=Path, help="speech to send: WAV, FLAC, OGG (Vorbis/Opus) or MP3")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--property", type=Path, metavar="FILE", help="the avatar node's property object")
+    given.add_argument("--graph", type=Path, metavar="FILE", help="a graph, or an app property.json with predefined graphs")
+    parser.add_argument("--node", metavar="NAME", help="the avatar node in the graph (default: the one with our addon)")
+    parser.add_argument("--env-file", type=Path, metavar="FILE", help="KEY=VALUE variables on top of the environment")
+    parser.add_argument("--console-url", metavar="URL", help="explicit console endpoint (e.g. the emulator's); with --ingress-url. Turns the SDK's telemetry off")
+    parser.add_argument("--ingress-url", metavar="URL", help="explicit ingress endpoint; with --console-url")
+    parser.add_argument("--pace", type=pace_argument, default=1.0, metavar="X", help="speed relative to real time (default 1)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    masker = Masker()
+    if bool(args.console_url) != bool(args.ingress_url):
+        print("stream: give both --console-url and --ingress-url, or neither")
+        return EXIT_USAGE
+    try:
+        env = environment(os.environ, args.env_file)
+        props = avatar_properties(env, property_file=args.property, graph_file=args.graph, node=args.node, masker=masker)
+    except AvatarSourceError as error:
+        print(f"stream: {error}")
+        return EXIT_USAGE
+    if args.console_url:
+        # An emulator or a private deployment: the SDK's telemetry would go to Spatius' public host.
+        props.update(console_endpoint_url=args.console_url, ingress_endpoint_url=args.ingress_url, telemetry="off")
+    try:
+        config = load_config(props)
+    except ConfigError as error:
+        print("stream: this configuration cannot work:")
+        for problem in error.problems:
+            print(masker(f"  {problem}"))
+        print("  (`check` explains each problem in the context of your graph)")
+        return EXIT_USAGE
+    masker.add(config.secrets())
+    try:
+        speech = read_speech(args.audio)
+    except SpeechFileError as error:
+        print(f"stream: {error}")
+        return EXIT_USAGE
+
+    print(masker(_intro(args.audio, speech, config)))
+    out = LiveOutput()
+    outcome = asyncio.run(stream_file(config, speech, pace=args.pace, progress=_Progress(out)))
+    out.close()
+    for line in _summary(outcome, config, speech):
+        print(masker(line))
+    return EXIT_OK if outcome.accepted else EXIT_FAILED
+
+
+class _Progress:
+    """The bar on a terminal; a line at each quarter in plain output."""
+
+    def __init__(self, out: LiveOutput) -> None:
+        self._out = out
+        self._quarters = 0
+
+    def __call__(self, sent_s: float, total_s: float) -> None:
+        self._out.status(f"streaming {progress_bar(sent_s, total_s)} {sent_s:5.1f} / {total_s:.1f} s")
+        if not self._out.live:
+            while total_s > 0 and self._quarters < 4 and sent_s >= total_s * (self._quarters + 1) / 4:
+                self._quarters += 1
+                self._out.event(f"  sent {self._quarters * 25}% ({sent_s:.1f} s)")
+
+
+def _intro(path: Path, speech: Speech, config: AvatarConfig) -> str:
+    where = f"endpoints {config.console_endpoint_url}" if config.console_endpoint_url else f"region {config.region}"
+    token = "a token built from the app certificate" if config.builds_own_token else "the given token"
+    return (f"Streaming {path} ({speech.duration_s:.1f} s, {speech.sample_rate} Hz, {speech.channels} channel(s)) "
+            f"to avatar {config.avatar_id}: Agora channel {config.channel!r}, uid {config.uid}, {token}; "
+            f"{config.audio_format} at {config.sample_rate} Hz; {where}")
+
+
+def _summary(outcome: StreamOutcome, config: AvatarConfig, speech: Speech) -> list[str]:
+    lines = []
+    if outcome.connect_ms is not None:
+        lines.append(f"Connected in {outcome.connect_ms:.0f} ms (session token, WebSocket, handshake with Agora egress).")
+    if outcome.accepted:
+        lines.append(f"Spatius accepted {outcome.request_s:.1f} s of audio as one request "
+                     f"(the file's {speech.duration_s:.1f} s at {config.sample_rate} Hz). "
+                     f"The avatar speaks it in channel {config.channel!r} as uid {config.uid}.")
+        return lines
+    if outcome.failure is not None:
+        lines += _failure_lines(outcome.failure, outcome.connect_ms is not None)
+    elif outcome.timed_out:
+        lines.append(f"Failed: timed out waiting for {outcome.timed_out}.")
+        lines.append("Fix: check that the endpoints are reachable; run again to see whether it repeats.")
+        lines += [f"  log: {message}" for message in outcome.logs[:5]]
+    return lines
+
+
+def _failure_lines(failure: Failure, connected: bool) -> list[str]:
+    what = _PHASES.get(failure.phase, failure.phase)
+    kind = "fatal: retrying cannot help" if failure.fatal else "transient"
+    fix = _FIXES.get(failure.vendor_code) or _TRANSIENT_FIXES.get(
+        failure.vendor_code, "see the troubleshooting table in README.md")
+    message = failure.message.removesuffix(f" ({fix})")  # classify() appends the fix
+    lines = [
+        f"Failed while {what}{' after connecting' if connected and failure.phase != 'websocket_runtime' else ''}: "
+        f"{failure.vendor_code} ({kind}).",
+        f"Why: {message.rstrip('.')}.",
+        f"Fix: {_with_env_vars(fix)}.",
+    ]
+    return lines
+
+
+def _with_env_vars(fix: str) -> str:
+    """Name the environment variable behind each property a fix mentions."""
+    variables = [f"{path} from {var}" for path in dict.fromkeys(re.findall(r"params\.\w+", fix))
+                 if (var := ENV_VARS.get(path)) and var not in fix]
+    if variables:
+        fix += f"; the extension's property.json reads {', '.join(variables)} in the environment"
+    return fix
