@@ -73,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
 
     use_testbed()
     _expose_extension_to_standin()
-    from .demo_run import run_demo  # imports the test bed
+    from .demo_run import SESSION_RATE, run_demo  # imports the test bed
 
     planned = [(end - start) / speech.sample_rate for start, end in bounds]
     source = args.wav or "the built-in sample"
     print(f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} utterances "
-          f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at 24000 Hz; pace {args.pace:g}")
+          f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at {SESSION_RATE} Hz; pace {args.pace:g}")
     if args.format is None and audio_format == "pcm_s16le":
         print("  (the system Opus library is missing: using pcm_s16le)")
     with tempfile.TemporaryDirectory(prefix="spatius_demo_") as folder:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     results = checks(outcome.facts)
     if outcome.failure:
         print(f"demo: {outcome.failure}")
-    for line in report_lines(outcome.facts, results, audio_format=audio_format, sample_rate=24000,
+    for line in report_lines(outcome.facts, results, audio_format=audio_format, sample_rate=SESSION_RATE,
                              marks=check_marks(), completed=outcome.completed):
         print(line)
     print(f"(ran {outcome.elapsed_s:.1f} s)")

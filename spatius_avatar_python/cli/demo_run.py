@@ -38,6 +38,7 @@ AGORA_APP_ID = "0123456789abcdef0123456789abcdef"
 AGORA_APP_CERT = "fedcba9876543210fedcba9876543210"
 CHANNEL = "demo-channel"
 AVATAR_UID = "2001"
+SESSION_RATE = 24000
 
 
 @dataclass
@@ -59,6 +60,7 @@ def avatar_properties(emulator: EmulatorThread, audio_format: str) -> dict[str, 
             "spatius_api_key": API_KEY, "spatius_app_id": APP_ID, "spatius_avatar_id": AVATAR_ID,
             "agora_appid": AGORA_APP_ID, "agora_appcert": AGORA_APP_CERT,
             "agora_channel": CHANNEL, "agora_uid": AVATAR_UID, "audio_format": audio_format,
+            "sample_rate": SESSION_RATE,
         },
         "console_endpoint_url": emulator.console_url,
         "ingress_endpoint_url": emulator.ingress_url,
