@@ -56,8 +56,9 @@ class Failure:
 
     severity: Severity
     vendor_code: str  # the SDK's stable code, e.g. "creditsExhausted"
-    message: str  # what happened, scrubbed
+    message: str  # what happened, scrubbed, with the fix appended when there is one
     phase: str
+    fix: str | None = None  # how to fix it, for fatal failures
 
     @property
     def fatal(self) -> bool:
@@ -91,6 +92,7 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
             error.code.value,
             scrub(message, secrets),
             error.phase,
+            fix,
         )
     if isinstance(error, TimeoutError):
         return Failure(Severity.TRANSIENT, AvatarSDKErrorCode.connectionFailed.value, "timed out connecting to Spatius", "connect")

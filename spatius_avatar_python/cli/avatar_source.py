@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .check import ADDON, Kind, _detect, _predefined_graphs
+from .check import ADDON, Kind, detect_kind, predefined_graphs
 from .findings import Masker
 from .paths import PROPERTY_FILE
 from .properties import deep_merge, read_env_file, resolve_env, secret_values
@@ -51,11 +51,11 @@ def avatar_properties(
 
 
 def _node_property(document: Any, path: Path, node: str | None) -> Any:
-    kind = _detect(document)
+    kind = detect_kind(document)
     if kind not in (Kind.GRAPH, Kind.APP):
         raise AvatarSourceError(f"{path}: no graph found (neither nodes nor ten.predefined_graphs); "
                                 "use --property for a property file")
-    graphs = [document] if kind is Kind.GRAPH else [graph for _, graph in _predefined_graphs(document)]
+    graphs = [document] if kind is Kind.GRAPH else [graph for _, graph in predefined_graphs(document)]
     avatars = [
         item for graph in graphs if isinstance(graph, Mapping)
         for item in graph.get("nodes") or []

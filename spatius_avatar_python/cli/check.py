@@ -140,7 +140,7 @@ def check(
     document = defaults_raw if path is None else _load_json(path, report)
     if document is None:
         return report
-    kind = _detect(document)
+    kind = detect_kind(document)
     if expected is Kind.GRAPH and kind not in (Kind.GRAPH, Kind.APP):
         report.findings.append(error(str(path), "no graph found (neither nodes nor ten.predefined_graphs)", "pass a graph file, or use --property for a property file"))
         return report
@@ -164,7 +164,7 @@ def check(
     elif kind is Kind.CONVO_AI:
         _check_convo_ai(document, checker, env, report)
     else:
-        graphs = [("", document)] if kind is Kind.GRAPH else _predefined_graphs(document)
+        graphs = [("", document)] if kind is Kind.GRAPH else predefined_graphs(document)
         found = sum(_check_graph(graph, name, node, checker, env, report) for name, graph in graphs)
         if not found:
             which = f"named {node!r}" if node else f'with "addon": "{ADDON}"'
@@ -326,7 +326,7 @@ def _load_json(path: Path, report: Report) -> Any:
     return None
 
 
-def _detect(document: Any) -> Kind:
+def detect_kind(document: Any) -> Kind:
     if isinstance(document, Mapping):
         if "nodes" in document or "connections" in document:
             return Kind.GRAPH
@@ -337,7 +337,7 @@ def _detect(document: Any) -> Kind:
     return Kind.PROPERTY
 
 
-def _predefined_graphs(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def predefined_graphs(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
     graphs = document["ten"].get("predefined_graphs") or []
     return [(str(g.get("name", index)), g.get("graph")) for index, g in enumerate(graphs) if isinstance(g, Mapping)]
 

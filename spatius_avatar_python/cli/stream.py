@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ENV_VARS, AvatarConfig, ConfigError, load_config
-from ..failures import _FIXES as _SDK_FIXES
 from ..failures import Failure
 from .avatar_source import AvatarSourceError, avatar_properties, environment
 from .demo import pace_argument
@@ -24,7 +23,6 @@ from .speech_file import Speech, SpeechFileError, read_speech
 from .stream_session import StreamOutcome, stream_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_FIXES = {code.value: fix for code, fix in _SDK_FIXES.items()}
 
 _PHASES = {
     "session_token": "getting a session token from the Spatius console",
@@ -149,7 +147,7 @@ def _summary(outcome: StreamOutcome, config: AvatarConfig, speech: Speech) -> li
 def _failure_lines(failure: Failure, connected: bool) -> list[str]:
     what = _PHASES.get(failure.phase, failure.phase)
     kind = "fatal: retrying cannot help" if failure.fatal else "transient"
-    fix = _FIXES.get(failure.vendor_code) or _TRANSIENT_FIXES.get(
+    fix = failure.fix or _TRANSIENT_FIXES.get(
         failure.vendor_code, "see the troubleshooting table in README.md")
     message = failure.message.removesuffix(f" ({fix})")  # classify() appends the fix
     lines = [
