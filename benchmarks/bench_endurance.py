@@ -1,0 +1,153 @@
+"""Endurance: an hour of conversation-like traffic (utterances of 1-8 s of real speech,
+pauses, a barge-in every few turns) through the extension to the emulator in another
+process, run faster than real time (pace 20x). RSS, asyncio tasks and threads at start
+and end, and every utterance's audio accounted: completed turns arrive whole, interrupted
+turns get nothing after their flush.
+
+Run: .venv/bin/python benchmarks/bench_endurance.py [--quick] [--format ogg_opus|pcm_s16le]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.setup import REPO, prepare_paths  # noqa: E402
+
+prepare_paths()
+
+PACE = 20.0
+PAUSE_MS = 600
+BARGE_IN_EVERY = 5  # every 5th turn is interrupted halfway
+SPEECH_S = 20.0
+
+
+def script(total_audio_s: float, seed: int = 7) -> tuple[list[dict[str, Any]], list[list[int]], list[float]]:
+    """Utterances of 1-8 s cut from the speech fixture, the barge-in plan, the lengths."""
+    from benchlib.setup import speech_file
+
+    rng = random.Random(seed)
+    speech = str(speech_file(24000))
+    utterances, plan, lengths, total = [], [], [], 0.0
+    while total < total_audio_s:
+        index = len(utterances)
+        length_ms = rng.randint(1000, 8000)
+        offset_ms = rng.randint(0, int(SPEECH_S * 1000) - length_ms)
+        utterances.append({"request_id": f"r{index}", "turn_id": index + 1, "pcm_file": speech,
+                           "sample_rate": 24000, "offset_ms": offset_ms, "max_ms": length_ms})
+        if index % BARGE_IN_EVERY == BARGE_IN_EVERY - 1:
+            plan.append([index, length_ms // 40])  # halfway, in 20 ms frames
+        lengths.append(length_ms / 1000)
+        total += length_ms / 1000
+    return utterances, plan, lengths
+
+
+def loop_state(loop: asyncio.AbstractEventLoop) -> dict[str, int]:
+    """Tasks on the extension loop (read on that loop) and threads of the process."""
+    result: dict[str, int] = {}
+    ready = threading.Event()
+
+    def count() -> None:
+        result["asyncio_tasks"] = len(asyncio.all_tasks(loop))
+        ready.set()
+
+    loop.call_soon_threadsafe(count)
+    ready.wait(5)
+    result["threads"] = threading.active_count()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 minutes of audio instead of an hour")
+    parser.add_argument("--format", default="ogg_opus", choices=("ogg_opus", "pcm_s16le"))
+    args = parser.parse_args()
+    from ten_runtime import standin
+
+    from benchlib import graph as g
+    from benchlib.procstat import rss_mb
+    from benchlib.stamp import write_result
+    from fake_graph import registry
+    from spatius_emulator.process import EmulatorProcess
+
+    standin.set_message_recording(False)
+    total_s = 300.0 if args.quick else 3600.0
+    utterances, plan, lengths = script(total_s)
+    tts = {"session_id": "s", "pace": PACE, "pause_ms": PAUSE_MS, "start_delay_ms": 1500, "utterances": utterances}
+    samples: list[dict[str, Any]] = []
+    done = threading.Event()
+    started = time.perf_counter()
+
+    def watch() -> None:
+        while (loop := standin.app_loop()) is None:
+            time.sleep(0.01)
+        samples_every = 10.0 if not args.quick else 2.0
+        next_at = 0.0
+        while not g.tts_done(1):
+            if time.perf_counter() >= next_at:
+                samples.append({"t_s": round(time.perf_counter() - started, 1), "rss_mb": round(rss_mb(), 1),
+                                "frames_sent": len(registry.node("tts-0").sent_frames), **loop_state(loop)})
+                next_at = time.perf_counter() + samples_every
+            time.sleep(0.1)
+        time.sleep(1.0)
+        samples.append({"t_s": round(time.perf_counter() - started, 1), "rss_mb": round(rss_mb(), 1),
+                        "frames_sent": len(registry.node("tts-0").sent_frames), **loop_state(loop)})
+        done.set()
+
+    with EmulatorProcess("--no-keep-audio", "--no-compression", "--any-avatar") as emulator:
+        g.flushes.clear()
+        avatar = g.avatar_property(emulator.properties, 0, args.format)
+        threading.Thread(target=watch, daemon=True).start()
+        outcome = g.run_until_flag(g.conversation_graph(tts, avatar, plan), done, timeout_s=total_s / PACE * 3 + 120)
+        stats = emulator.stats(chunks=True)
+    conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
+    requests = [r for c in conns for r in c["requests"]]
+    interrupted_turns = {u for u, *_ in g.flushes}
+    flush_at = {u: sent for u, sent, *_ in g.flushes}
+    # Requests reach the emulator in turn order; each turn with audio is one request.
+    completed_ok, completed_bad, stale_bytes = 0, [], 0
+    for turn, request in enumerate(requests):
+        if turn in interrupted_turns:
+            stale_bytes += sum(int(c[1]) for c in request["chunks"] if c[0] > flush_at[turn])
+        elif abs(request["duration_s"] - lengths[turn]) <= 0.021 and request["ended"]:
+            completed_ok += 1
+        else:
+            completed_bad.append({"turn": turn, "sent_s": lengths[turn], "received_s": request["duration_s"],
+                                  "ended": request["ended"]})
+    first, last = samples[1] if len(samples) > 1 else samples[0], samples[-1]
+    result = {
+        "format": args.format,
+        "pace": PACE,
+        "audio_s": round(sum(lengths), 1),
+        "turns": len(lengths),
+        "barge_ins": len(g.flushes),
+        "error": None if outcome.error is None else outcome.error.error_message(),
+        "connections": len(conns),
+        "requests": len(requests),
+        "completed_turns_whole": completed_ok,
+        "completed_turns_not_whole": completed_bad[:10],
+        "stale_bytes_after_flush": stale_bytes,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "start": first,
+        "end": last,
+        "rss_growth_mb": round(last["rss_mb"] - first["rss_mb"], 1),
+        "samples": samples,
+    }
+    print(f"{result['audio_s']} s of audio in {result['turns']} turns, {result['barge_ins']} barge-ins, "
+          f"{result['wall_s']} s wall, {result['connections']} connection(s)")
+    print(f"completed turns whole: {completed_ok}/{len(lengths) - len(interrupted_turns)}, stale bytes after flush: {stale_bytes}")
+    print(f"RSS {first['rss_mb']} -> {last['rss_mb']} MB, asyncio tasks {first['asyncio_tasks']} -> {last['asyncio_tasks']}, "
+          f"threads {first['threads']} -> {last['threads']}")
+    path = write_result("bench_endurance_quick" if args.quick else "bench_endurance", result)
+    print(f"wrote {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

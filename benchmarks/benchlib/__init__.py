@@ -1,0 +1,1 @@
+"""Shared pieces of the benchmarks: set-up, machine stamp, loop meter, latency, the floor."""
