@@ -68,12 +68,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 minutes of audio instead of an hour")
     parser.add_argument("--format", default="ogg_opus", choices=("ogg_opus", "pcm_s16le"))
+    parser.add_argument("--receiver", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.receiver is None:
+        orchestrate(args)
+    else:
+        run(args)
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    """The avatar run, then the control run (the same traffic into a do-nothing node), each
+    in a fresh process: RSS growth of the control is what the test bed's own records of
+    every frame cost, not the extension."""
+    import json
+    import subprocess
+
+    from benchlib.stamp import write_result
+
+    results = {}
+    for receiver in ("avatar", "control"):
+        cmd = [sys.executable, __file__, "--format", args.format, "--receiver", receiver] + (["--quick"] if args.quick else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if not lines:
+            raise SystemExit(f"{receiver} run failed:\n{proc.stderr[-3000:]}")
+        results[receiver] = json.loads(lines[-1][len("RESULT "):])
+    avatar, control = results["avatar"], results["control"]
+    print(f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
+          f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}")
+    print(f"completed turns whole: {avatar['completed_turns_whole']}/{avatar['turns'] - avatar['barge_ins']}, "
+          f"stale audio after flushes: {avatar['stale_audio_ms']} ms")
+    for name, r in results.items():
+        print(f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
+              f"{r['start']['asyncio_tasks']} -> {r['end']['asyncio_tasks']}, threads {r['start']['threads']} -> {r['end']['threads']}")
+    growth = round(avatar["rss_growth_mb"] - control["rss_growth_mb"], 1)
+    print(f"RSS growth attributable to the extension (avatar minus control): {growth} MB")
+    path = write_result("bench_endurance_quick" if args.quick else "bench_endurance",
+                        {"avatar": avatar, "control": control, "rss_growth_minus_control_mb": growth})
+    print(f"wrote {path.relative_to(REPO)}")
+
+
+def run(args: argparse.Namespace) -> None:
+    import json
+
     from ten_runtime import standin
 
     from benchlib import graph as g
     from benchlib.procstat import rss_mb
-    from benchlib.stamp import write_result
     from fake_graph import registry
     from spatius_emulator.process import EmulatorProcess
 
@@ -104,24 +145,33 @@ def main() -> None:
     with EmulatorProcess("--no-keep-audio", "--no-compression", "--any-avatar") as emulator:
         g.flushes.clear()
         avatar = g.avatar_property(emulator.properties, 0, args.format)
+        graph = g.conversation_graph(tts, avatar, plan)
+        if args.receiver == "control":
+            graph["nodes"][1].update(addon=g.NULL_ADDON, property={})
         threading.Thread(target=watch, daemon=True).start()
-        outcome = g.run_until_flag(g.conversation_graph(tts, avatar, plan), done, timeout_s=total_s / PACE * 3 + 120)
+        outcome = g.run_until_flag(graph, done, timeout_s=total_s / PACE * 3 + 120)
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = [r for c in conns for r in c["requests"]]
     interrupted_turns = {u for u, *_ in g.flushes}
     flush_at = {u: sent for u, sent, *_ in g.flushes}
     # Requests reach the emulator in turn order; each turn with audio is one request.
-    completed_ok, completed_bad, stale_bytes = 0, [], 0
+    completed_ok, completed_bad, stale_s = 0, [], 0.0
     for turn, request in enumerate(requests):
         if turn in interrupted_turns:
-            stale_bytes += sum(int(c[1]) for c in request["chunks"] if c[0] > flush_at[turn])
+            stale_s += g.stale_audio_s(request, turn, flush_at[turn])
         elif abs(request["duration_s"] - lengths[turn]) <= 0.021 and request["ended"]:
             completed_ok += 1
         else:
             completed_bad.append({"turn": turn, "sent_s": lengths[turn], "received_s": request["duration_s"],
                                   "ended": request["ended"]})
-    first, last = samples[1] if len(samples) > 1 else samples[0], samples[-1]
+    # "Start" is the first sample after a tenth of the traffic: start-up allocations (scripts
+    # loaded, the first connection) have settled by then.
+    # "End" is the last sample taken while the TTS still streamed: once its script ends, it
+    # frees the script's PCM, which would hide growth elsewhere.
+    streaming = samples[:-1] if len(samples) > 2 else samples
+    last = streaming[-1]
+    first = next(x for x in streaming if x["frames_sent"] >= last["frames_sent"] / 10)
     result = {
         "format": args.format,
         "pace": PACE,
@@ -133,20 +183,15 @@ def main() -> None:
         "requests": len(requests),
         "completed_turns_whole": completed_ok,
         "completed_turns_not_whole": completed_bad[:10],
-        "stale_bytes_after_flush": stale_bytes,
+        "stale_audio_ms": round(stale_s * 1000, 3),
         "wall_s": round(time.perf_counter() - started, 1),
         "start": first,
         "end": last,
         "rss_growth_mb": round(last["rss_mb"] - first["rss_mb"], 1),
+        "after_stop_sample": samples[-1],
         "samples": samples,
     }
-    print(f"{result['audio_s']} s of audio in {result['turns']} turns, {result['barge_ins']} barge-ins, "
-          f"{result['wall_s']} s wall, {result['connections']} connection(s)")
-    print(f"completed turns whole: {completed_ok}/{len(lengths) - len(interrupted_turns)}, stale bytes after flush: {stale_bytes}")
-    print(f"RSS {first['rss_mb']} -> {last['rss_mb']} MB, asyncio tasks {first['asyncio_tasks']} -> {last['asyncio_tasks']}, "
-          f"threads {first['threads']} -> {last['threads']}")
-    path = write_result("bench_endurance_quick" if args.quick else "bench_endurance", result)
-    print(f"wrote {path.relative_to(REPO)}")
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

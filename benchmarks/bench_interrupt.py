@@ -1,6 +1,7 @@
 """Barge-in: latency from cmd `flush` sent (by a main_control-like node) to the interrupt
-received by the emulator (another process), p50/p99 over many barge-ins; and the bytes of
-each interrupted turn that reached the emulator after its flush (must be zero).
+received by the emulator (another process), p50/p99 over many barge-ins; and the audio of
+each interrupted turn that reached the emulator beyond what the TTS had sent before the
+flush (stale audio, must be zero), and bytes that arrived after the interrupt (must be zero).
 
 Run: .venv/bin/python benchmarks/bench_interrupt.py [--quick]
 """
@@ -57,12 +58,13 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = conns[0]["requests"] if conns else []
     interrupted = [r for r in requests if r["interrupt_s"] is not None]
-    latencies, stale_bytes, stale_requests, after_interrupt = [], 0, 0, 0
+    latencies, stale_s, stale_requests, after_interrupt = [], 0.0, 0, 0
     for (utterance, sent_at, _, _), request in zip(g.flushes, interrupted):
         latencies.append(request["interrupt_s"] - sent_at)
-        late = sum(int(c[1]) for c in request["chunks"] if c[0] > sent_at)
-        stale_bytes += late
-        stale_requests += bool(late)
+        excess = g.stale_audio_s(request, utterance, sent_at)
+        if excess:
+            stale_s += excess
+            stale_requests += 1
         after_interrupt += sum(int(c[1]) for c in request["chunks"] if c[0] > request["interrupt_s"])
     flush_results = [f[2] - f[1] for f in g.flushes]
     return {
@@ -74,8 +76,8 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
         "connections": len(conns),
         "flush_to_interrupt": summarize_ms(np.array(latencies)),
         "flush_to_result": summarize_ms(np.array(flush_results)),
-        "stale_bytes_after_flush": stale_bytes,
-        "requests_with_stale_bytes": stale_requests,
+        "stale_audio_ms": round(stale_s * 1000, 3),
+        "requests_with_stale_audio": stale_requests,
         "bytes_after_interrupt": after_interrupt,
         "next_turn_audio_s": round(sum(r["duration_s"] for r in requests), 2),
         "frames_sent": len(registry.node("tts-0").sent_frames),
@@ -90,11 +92,11 @@ def main() -> None:
 
     barge_ins = 10 if args.quick else 60
     results = [run(fmt, barge_ins) for fmt in ("pcm_s16le", "ogg_opus")]
-    print(f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale B':>8}")
+    print(f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}")
     for r in results:
         lat = r["flush_to_interrupt"]
         print(f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} {lat['p50_ms']!s:>7} "
-              f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_bytes_after_flush']:>8}")
+              f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_audio_ms']:>8}")
     path = write_result("bench_interrupt_quick" if args.quick else "bench_interrupt", {"runs": results})
     print(f"wrote {path.relative_to(REPO)}")
 

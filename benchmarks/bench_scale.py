@@ -233,10 +233,13 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
             time.sleep(0.005)
         sampler.loop_thread_id = ident[0]
         sampler.start()
+        profiler = _start_loop_profiler(loop) if spec.get("profile") else None
         while not tts_done(n):
             time.sleep(0.1)
         time.sleep(1.0)  # let the last audio arrive before the graph stops
         sampler.stop()
+        if profiler is not None:
+            _stop_loop_profiler(loop, profiler, spec)
         done.set()
 
     threading.Thread(target=watch, daemon=True).start()
@@ -249,8 +252,55 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
     return sent, errors
 
 
+_gc_totals: dict[int, list[float]] = {}
+_gc_started: list[float] = [0.0]
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        entry = _gc_totals.setdefault(info["generation"], [0.0, 0])
+        entry[0] += time.perf_counter() - _gc_started[0]
+        entry[1] += 1
+
+
+def _start_loop_profiler(loop):
+    """pyinstrument on the extension loop's thread only (it samples the thread that starts it)."""
+    import threading
+
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    started = threading.Event()
+    loop.call_soon_threadsafe(lambda: (profiler.start(), started.set()))
+    started.wait(5)
+    return profiler
+
+
+def _stop_loop_profiler(loop, profiler, spec) -> None:
+    import threading
+
+    from benchlib.setup import RESULTS_DIR
+
+    stopped = threading.Event()
+    loop.call_soon_threadsafe(lambda: (profiler.stop(), stopped.set()))
+    stopped.wait(5)
+    name = f"profile_loop_{spec['format']}_{spec['rate'] // 1000}k{spec['channels']}_n{spec['n']}.txt"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / name).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
 def worker_main(spec_json: str) -> None:
+    import os
+
+    if os.environ.get("BENCH_GC_DEBUG"):  # diagnostics: how much of the loop time is GC
+        import gc
+
+        gc.callbacks.append(_gc_timer)
     result = run_worker(json.loads(spec_json))
+    if os.environ.get("BENCH_GC_DEBUG"):
+        result["gc"] = {str(k): [round(v[0], 4), v[1]] for k, v in _gc_totals.items()}
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -286,6 +336,52 @@ def add_ratios(ext: dict[str, Any], floor: dict[str, Any], control: dict[str, An
     }
 
 
+def _median(values: list[float]) -> float | None:
+    import statistics
+
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def run_targets(args: argparse.Namespace) -> None:
+    """Medians of several interleaved runs of floor, extension (24 kHz mono, 16 kHz mono,
+    48 kHz stereo in) and control, at 10 and 50 sessions, per format."""
+    from benchlib.stamp import write_result
+
+    seconds = 6.0
+    cases = [("floor", 24000, 1), ("extension", 24000, 1), ("extension", 16000, 1),
+             ("extension", 48000, 2), ("control", 24000, 1)]
+    runs: list[dict[str, Any]] = []
+    medians: list[dict[str, Any]] = []
+    for fmt in args.formats.split(","):
+        for n in (10, 50):
+            per_case: dict[tuple[str, int, int], list[dict[str, Any]]] = {c: [] for c in cases}
+            for _ in range(args.repeats):  # interleaved, so drift on a noisy machine hits all alike
+                for mode, rate, channels in cases:
+                    run = run_in_subprocess(spec(mode, n, fmt, rate, channels, seconds))
+                    runs.append(run)
+                    if not run.get("failed"):
+                        per_case[(mode, rate, channels)].append(run)
+            for (mode, rate, channels), done in per_case.items():
+                def med(get):  # noqa: ANN001
+                    return _median([get(r) for r in done])
+                medians.append({
+                    "mode": mode, "format": fmt, "n": n, "rate": rate, "channels": channels, "runs": len(done),
+                    "cpu_ms_per_audio_s": med(lambda r: r["cpu_ms_per_audio_s"]),
+                    "loop_total_ms_per_session_audio_s": med(lambda r: r["loop_busy_total_ms_per_session_audio_s"]),
+                    "loop_own_ms_per_session_audio_s": med(lambda r: r["loop_busy_ms_per_session_audio_s"].get(
+                        "avatar", r["loop_busy_ms_per_session_audio_s"].get("sdk"))),
+                    "p50_ms": med(lambda r: (r.get("latency") or {}).get("p50_ms")),
+                    "p99_ms": med(lambda r: (r.get("latency") or {}).get("p99_ms")),
+                    "max_hold_ms": med(lambda r: r["max_hold_ms"]),
+                    "max_hold_ms_worst": max((r["max_hold_ms"] for r in done), default=None),
+                    "keeps_real_time": [r.get("keeps_real_time") for r in done],
+                })
+                print(json.dumps(medians[-1]), flush=True)
+    path = write_result("bench_scale_targets", {"medians": medians, "runs": runs})
+    print(f"wrote {path.relative_to(REPO)}")
+
+
 def spec(mode: str, n: int, fmt: str, rate: int = 24000, channels: int = 1, seconds: float = 10.0) -> dict[str, Any]:
     return {"mode": mode, "n": n, "format": fmt, "rate": rate, "channels": channels, "seconds": seconds}
 
@@ -296,13 +392,27 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--ladder", default=None, help="session counts, e.g. 1,10,50,100,150")
     parser.add_argument("--formats", default="pcm_s16le,ogg_opus")
+    parser.add_argument("--targets", action="store_true",
+                        help="instead: medians of --repeats runs at 10 and 50 sessions, for the target table")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="instead: profile the extension loop with pyinstrument at N sessions (per format)")
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker)
         return
+    if args.profile:
+        for fmt in args.formats.split(","):
+            run = run_in_subprocess({**spec("extension", args.profile, fmt, seconds=6.0), "profile": True})
+            print(f"{fmt}: loop profile in benchmarks/results/profile_loop_{fmt}_24k1_n{args.profile}.txt"
+                  if not run.get("failed") else run)
+        return
     from benchlib.report import print_scale_table
     from benchlib.stamp import write_result
 
+    if args.targets:
+        run_targets(args)
+        return
     seconds = 4.0 if args.quick else 8.0
     ladder = [int(x) for x in (args.ladder or ("1,20" if args.quick else "1,10,50,100,150,200")).split(",")]
     conversion_n = ladder[:2] if args.quick else [1, 50]

@@ -156,10 +156,20 @@ class Barger(AsyncExtension):
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self, ten_env: AsyncTenEnv, tts: str, plan: list[list[int]]) -> None:
+        # Polls every 2 ms, counting only frames new since the last look: waking on every
+        # record change and rescanning every frame sent so far would cost O(frames) per frame.
+        counts: dict[int, int] = {}
+        seen = 0
         for utterance, frames in plan:
-            reached = await registry.wait_until(lambda r: r.node(tts).frames_sent_in(utterance) >= frames, 600)
-            if not reached:
-                return
+            deadline = time.perf_counter() + 600
+            while counts.get(utterance, 0) < frames:
+                if time.perf_counter() > deadline:
+                    return
+                await asyncio.sleep(0.002)
+                sent = registry.node(tts).sent_frames
+                for frame in sent[seen:]:
+                    counts[frame.utterance] = counts.get(frame.utterance, 0) + 1
+                seen = len(sent)
             sent_at = time.perf_counter()
             result, error = await ten_env.send_cmd(Cmd.create("flush"))
             status = None if error is not None or result is None else int(result.get_status_code())
@@ -192,3 +202,13 @@ def conversation_graph(tts_property: dict[str, Any], avatar_prop: dict[str, Any]
              "data": [{"name": n, "dest": [{"extension": "sink"}]} for n in ("metrics", "error")]},
         ],
     }
+
+
+def stale_audio_s(request: dict[str, Any], utterance: int, flush_sent_at: float, tts: str = "tts-0",
+                  rate: int = 24000, channels: int = 1) -> float:
+    """Audio of an interrupted turn that reached the emulator beyond what the TTS had sent
+    before the flush (frames sent before it may still be forwarded; later ones are stale)."""
+    frames = registry.node(tts).sent_frames
+    before = sum(f.nbytes for f in frames if f.utterance == utterance and f.sent_at < flush_sent_at)  # small runs
+    excess = request["duration_s"] - before / (2 * rate * channels)
+    return excess if excess > 1e-6 else 0.0
