@@ -20,7 +20,8 @@ except ImportError:
     os.environ.setdefault("TEN_STANDIN_EXTENSION_PATH", str(EXTENSION_DIR))
 
 # Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
-pytest_plugins = ["spatius_emulator.pytest_plugin"]
+# suite_audit: reliability totals and the secrets scan over the whole suite's output.
+pytest_plugins = ["spatius_emulator.pytest_plugin", "tests.reliability.suite_audit"]
 
 
 # -- TEN app and message declarations (the stand-in's area) ---------------------------------
@@ -65,14 +66,17 @@ def extension_messages_declared(request):
     except ImportError:  # the real runtime records nothing
         yield
         return
-    standin.take_completed_runs()
+    from tests.reliability.suite_audit import AUDIT  # keeps every run for the secrets scan
+
+    AUDIT.archive_runs(standin.take_completed_runs())
     yield
+    runs = standin.take_completed_runs()
+    AUDIT.archive_runs(runs)
     if request.node.get_closest_marker("undeclared_input"):
-        standin.take_completed_runs()  # the test feeds an undeclared message on purpose
-        return
+        return  # the test feeds an undeclared message on purpose
     problems = [
         problem
-        for record in standin.take_completed_runs()
+        for record in runs
         for problem in standin.undeclared_messages(record, EXTENSION_ADDON)
     ]
     assert not problems, "messages missing from manifest.json api:\n" + "\n".join(problems)
