@@ -20,13 +20,14 @@ from ten_runtime import (
     AsyncExtension,
     AsyncTenEnv,
     AudioFrame,
+    AudioFrameDataFmt,
     Cmd,
     CmdResult,
     Data,
     StatusCode,
 )
 
-from .spatius_avatar_python.audio import AudioFormatError, check_frame_format
+from .spatius_avatar_python.audio import AudioFormatError, check_frame_format, planar_to_interleaved
 from .spatius_avatar_python.config import AvatarConfig, ConfigError, load_config
 from .spatius_avatar_python.dump import AudioDumper
 from .spatius_avatar_python.failures import FATAL_CODE, TRANSIENT_CODE, Failure, scrub
@@ -51,6 +52,11 @@ def _guarded(callback: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
             ten_env.log_error(f"{callback.__name__} failed: {self._safe(repr(error))}")
 
     return wrapper
+
+
+def _short(text: str | None, limit: int = 64) -> str | None:
+    """Ids from other nodes go into log lines: keep a malformed huge one from flooding the log."""
+    return text if text is None or len(text) <= limit else text[:limit] + "..."
 
 
 def _json_object(text: str | None) -> dict[str, Any]:
@@ -199,13 +205,13 @@ class SpatiusAvatarExtension(AsyncExtension):
         request_id = payload.get("request_id") if isinstance(payload.get("request_id"), str) else None
         pipeline = self._pipeline
         if name == "tts_audio_start":
-            ten_env.log_debug(f"tts_audio_start {request_id}")
+            ten_env.log_debug(f"tts_audio_start {_short(request_id)}")
             if pipeline is not None:
                 pipeline.on_tts_start(request_id, metadata)
         elif name == "tts_audio_end":
             reason = payload.get("reason")
             reason = reason if isinstance(reason, int) and not isinstance(reason, bool) else None
-            ten_env.log_info(f"end of speech: tts_audio_end {request_id} reason {reason}")
+            ten_env.log_info(f"end of speech: tts_audio_end {_short(request_id)} reason {reason}")
             if pipeline is not None:
                 pipeline.on_tts_end(request_id, reason, metadata)
         else:
@@ -230,6 +236,12 @@ class SpatiusAvatarExtension(AsyncExtension):
         pcm = audio_frame.get_buf()
         if not pcm:
             return
+        if fmt.channels > 1 and audio_frame.get_data_fmt() == AudioFrameDataFmt.NON_INTERLEAVE:
+            try:
+                pcm = planar_to_interleaved(pcm, fmt.channels)
+            except AudioFormatError as error:
+                self._frame_problem(error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}")
+                return
         pipeline.on_frame(pcm, fmt, self._frame_metadata(audio_frame))
 
     def _frame_metadata(self, audio_frame: AudioFrame) -> dict[str, Any] | None:

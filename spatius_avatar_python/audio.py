@@ -79,6 +79,22 @@ def check_frame_format(sample_rate: int, channels: int, bytes_per_sample: int) -
     return PcmFormat(sample_rate, channels, bytes_per_sample)
 
 
+def planar_to_interleaved(pcm: bytes | bytearray | memoryview, channels: int) -> bytes:
+    """A NON_INTERLEAVE frame (one block per channel) as interleaved s16le.
+
+    Planar frames cannot carry a partial sample to the next frame: the blocks must be whole."""
+    if channels == 1:
+        return bytes(pcm)
+    if len(pcm) % (SAMPLE_WIDTH * channels):
+        raise AudioFormatError(
+            "planar_layout",
+            f"non-interleaved audio frame of {len(pcm)} bytes does not split into {channels} "
+            f"whole channel blocks of 16-bit samples",
+        )
+    planes = np.frombuffer(pcm, dtype=np.int16).reshape(channels, -1)
+    return planes.T.tobytes()
+
+
 def downmix_to_mono(interleaved: np.ndarray, channels: int) -> np.ndarray:
     """Average interleaved int16 channels into one int16 channel (rounded, never overflows)."""
     # Strided adds per channel are ~4x faster than reshape(-1, channels).sum(axis=1) on

@@ -190,7 +190,9 @@ class AvatarStreamer:
             return
         self._pending.append(_Chunk(utterance, pcm, self._epoch))
         self._pending_bytes += len(pcm)
-        if self._pending_bytes > self._max_pending_bytes:
+        # The bound is for audio waiting on a session that is not there; a ready session
+        # takes it all (a long frame is not a reason to drop speech).
+        if self._pending_bytes > self._max_pending_bytes and self._state is not StreamerState.READY:
             self._drop_oldest_audio()
         self._wakeup.set()
 
@@ -413,6 +415,8 @@ class AvatarStreamer:
                 return
             attempt = 1 if self._clock() - connected_at >= STABLE_SESSION_S else attempt + 1
             self._state = StreamerState.RECONNECTING
+            if self._pending_bytes > self._max_pending_bytes:  # queued while it was ready
+                self._drop_oldest_audio()
             await self._pause(backoff_delay(attempt, base=self._backoff[0], cap=self._backoff[1]))
 
     def _fail(self, failure: Failure) -> None:

@@ -254,15 +254,9 @@ FRAME_ROWS = [
     BadInput("frame-odd-sizes", Outcome.HARMLESS, send=odd_sizes, check=mark_arrives_whole),
     BadInput("frame-sample-count-lies", Outcome.HARMLESS, send=lying_then_end, check=mark_arrives_whole),
     BadInput("frame-huge-5s", Outcome.HARMLESS, send=big_frame(5.0), check=big_frame_arrives(5.0)),
-    BadInput("frame-huge-12s-beyond-the-buffer", Outcome.HARMLESS, send=big_frame(12.0), check=big_frame_arrives(12.0),
-             marks=(pytest.mark.xfail(strict=True, reason=(
-                 "BUG streamer.push_audio: the not-ready buffer cap (max_buffered_audio_ms) also drops "
-                 "audio while the session is READY, with a message saying it was not ready")),)),
+    BadInput("frame-huge-12s-beyond-the-buffer", Outcome.HARMLESS, send=big_frame(12.0), check=big_frame_arrives(12.0)),
     BadInput("frame-non-interleaved-mono", Outcome.HARMLESS, send=planar_mono, check=mark_arrives_whole),
-    BadInput("frame-non-interleaved-stereo", Outcome.HARMLESS, send=planar_stereo, check=planar_understood_or_refused,
-             marks=(pytest.mark.xfail(strict=True, reason=(
-                 "BUG extension.on_audio_frame ignores data_fmt: planar stereo is read as interleaved, "
-                 "garbled audio reaches Spatius without any error")),)),
+    BadInput("frame-non-interleaved-stereo", Outcome.HARMLESS, send=planar_stereo, check=planar_understood_or_refused),
     BadInput("frame-metadata-not-json", Outcome.RUNTIME_DROPS, "metadata", send=metadata_frames("{turn_id: 7", as_string=True)),
     BadInput("frame-metadata-a-list", Outcome.RUNTIME_DROPS, "metadata", send=metadata_frames([7, 8])),
     BadInput("frame-metadata-odd-shapes", Outcome.HARMLESS,
