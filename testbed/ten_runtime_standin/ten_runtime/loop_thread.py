@@ -35,7 +35,13 @@ class LoopThread:
     def call(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Runs fn(*args) on the loop soon; False once the loop is closed."""
         try:
-            self.loop.call_soon_threadsafe(fn, *args)
+            if threading.get_ident() == self._thread.ident:
+                # From the loop's own thread (a node sending to a node of the same app):
+                # the loop is awake, so skip call_soon_threadsafe's self-pipe write. Same
+                # FIFO queue, same order.
+                self.loop.call_soon(fn, *args)
+            else:
+                self.loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             return False
         return True
