@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> None:
         if args.receiver == "control":
             graph["nodes"][1].update(addon=g.NULL_ADDON, property={})
         threading.Thread(target=watch, daemon=True).start()
-        outcome = g.run_until_flag(graph, done, timeout_s=total_s / PACE * 3 + 120)
+        error = g.run_until_flag(graph, done, timeout_s=total_s / PACE * 3 + 120)
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = [r for c in conns for r in c["requests"]]
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> None:
         "audio_s": round(sum(lengths), 1),
         "turns": len(lengths),
         "barge_ins": len(g.flushes),
-        "error": None if outcome.error is None else outcome.error.error_message(),
+        "error": None if error is None else error.error_message(),
         "connections": len(conns),
         "requests": len(requests),
         "completed_turns_whole": completed_ok,

@@ -53,7 +53,7 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
             done.set()
 
         threading.Thread(target=watch, daemon=True).start()
-        outcome = g.run_until_flag(g.conversation_graph(tts, avatar, plan), done, timeout_s=barge_ins * 3 + 60)
+        error = g.run_until_flag(g.conversation_graph(tts, avatar, plan), done, timeout_s=barge_ins * 3 + 60)
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = conns[0]["requests"] if conns else []
@@ -69,7 +69,7 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
     flush_results = [f[2] - f[1] for f in g.flushes]
     return {
         "format": audio_format,
-        "error": None if outcome.error is None else outcome.error.error_message(),
+        "error": None if error is None else error.error_message(),
         "barge_ins": len(g.flushes),
         "flush_results_ok": sum(1 for f in g.flushes if f[3] == 0),
         "interrupts_received": len(interrupted),

@@ -243,8 +243,8 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
         done.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    outcome = run_until_flag(pairs_graph(n, tts_script, receiver), done, timeout_s=settle_s + spec["seconds"] + 120)
-    errors = [] if outcome.error is None else [outcome.error.error_message()]
+    error = run_until_flag(pairs_graph(n, tts_script, receiver), done, timeout_s=settle_s + spec["seconds"] + 120)
+    errors = [] if error is None else [error.error_message()]
     sent = {}
     for i in range(n):
         frames = registry.node(f"tts-{i}").sent_frames

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ten_runtime import Addon, AsyncExtension, AsyncTenEnv, AudioFrame, Cmd, CmdResult, Data, StatusCode, TenEnv, register_addon_as_extension
+from ten_runtime import (
+    Addon,
+    AsyncExtension,
+    AsyncExtensionTester,
+    AsyncTenEnv,
+    AsyncTenEnvTester,
+    AudioFrame,
+    Cmd,
+    CmdResult,
+    Data,
+    StatusCode,
+    TenEnv,
+    TenError,
+    register_addon_as_extension,
+)
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
 from fake_graph import registry, run_graph_until
@@ -69,11 +84,31 @@ def pairs_graph(n: int, tts_script: Callable[[int], dict[str, Any]], receiver: C
     return {"nodes": nodes + (extra_nodes or []), "connections": connections + (extra_connections or [])}
 
 
-def run_until_flag(graph: dict[str, Any], done: threading.Event, timeout_s: float):
-    """Runs the graph until `done` is set (by any thread), then stops it."""
-    stop_poke = threading.Thread(target=lambda: (done.wait(timeout_s), registry.add_event("bench", "stop")), daemon=True)
-    stop_poke.start()
-    return run_graph_until(graph, lambda r: done.is_set(), timeout_s=timeout_s)
+class _FlagTester(AsyncExtensionTester):
+    """Stops the run once `done` is set. Polls every 50 ms instead of waiting on the
+    records, which would wake this tester's loop on every frame sent."""
+
+    def __init__(self, done: threading.Event) -> None:
+        super().__init__()
+        self._done = done
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+        self._task = asyncio.create_task(self._wait(ten_env))
+
+    async def _wait(self, ten_env: AsyncTenEnvTester) -> None:
+        while not self._done.is_set():
+            await asyncio.sleep(0.05)
+        ten_env.stop_test()
+
+
+def run_until_flag(graph: dict[str, Any], done: threading.Event, timeout_s: float) -> TenError | None:
+    """Runs the graph until `done` is set (by any thread), then stops it; returns run()'s error."""
+    registry.reset()
+    tester = _FlagTester(done)
+    tester.set_test_mode_graph(json.dumps(graph))
+    tester.set_timeout(int(timeout_s * 1_000_000))
+    return tester.run()
 
 
 def tts_done(n: int) -> bool:
