@@ -20,6 +20,7 @@ from spatius_emulator.sdk_client import publisher_token
 class FloorSession:
     index: int
     sent_at: list[float] = field(default_factory=list)
+    due_at: list[float] = field(default_factory=list)  # when the real-time schedule wanted it sent
     frame_bytes: list[int] = field(default_factory=list)
     confirmed_at: float | None = None
     error: str | None = None
@@ -57,8 +58,10 @@ async def stream_floor_session(session: Any, record: FloorSession, frames: list[
         await session.start()
         record.confirmed_at = time.perf_counter()
         for k, frame in enumerate(frames):
-            delay = start_at + k * frame_s / pace - time.perf_counter()
+            due = start_at + k * frame_s / pace
+            delay = due - time.perf_counter()
             await asyncio.sleep(delay if delay > 0 else 0)
+            record.due_at.append(due)
             record.sent_at.append(time.perf_counter())
             record.frame_bytes.append(len(frame))
             await session.send_audio(frame, end=False)
