@@ -96,7 +96,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     avatar, control = results["avatar"], results["control"]
     print(f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
           f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}")
-    print(f"completed turns whole: {avatar['completed_turns_whole']}/{avatar['turns'] - avatar['barge_ins']}, "
+    print(f"completed turns whole: {avatar['completed_turns_whole']}/{avatar['completed_turns']}, "
           f"stale audio after flushes: {avatar['stale_audio_ms']} ms")
     for name, r in results.items():
         print(f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
@@ -153,18 +153,28 @@ def run(args: argparse.Namespace) -> None:
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = [r for c in conns for r in c["requests"]]
-    interrupted_turns = {u for u, *_ in g.flushes}
-    flush_at = {u: sent for u, sent, *_ in g.flushes}
-    # Requests reach the emulator in turn order; each turn with audio is one request.
-    completed_ok, completed_bad, stale_s = 0, [], 0.0
-    for turn, request in enumerate(requests):
-        if turn in interrupted_turns:
-            stale_s += g.stale_audio_s(request, turn, flush_at[turn])
-        elif abs(request["duration_s"] - lengths[turn]) <= 0.021 and request["ended"]:
+    # At 20x pace a flush aimed at turn U can land after U has ended, in turn U+1: which turn
+    # a flush hit is what the TTS says (it ends the turn it was playing with reason 2).
+    ends = [d for d in registry.node("tts-0").sent_data if d.name == "tts_audio_end"]
+    hit = [int(d.properties["request_id"][1:]) for d in ends if d.properties.get("reason") == 2]
+    flush_at = {turn: sent for turn, (_, sent, *_) in zip(hit, g.flushes)}
+    # Requests reach the emulator in turn order, one per turn that had audio sent; a turn
+    # hit by a flush before any of its audio went out has none.
+    completed_ok, completed_bad, stale_s, no_request = 0, [], 0.0, 0
+    pending = list(requests)
+    for turn, length in enumerate(lengths):
+        if turn in flush_at:
+            if pending and pending[0]["interrupt_s"] is not None:
+                stale_s += g.stale_audio_s(pending.pop(0), turn, flush_at[turn])
+            else:
+                no_request += 1
+            continue
+        request = pending.pop(0) if pending else None
+        if request is not None and abs(request["duration_s"] - length) <= 0.021 and request["ended"]:
             completed_ok += 1
         else:
-            completed_bad.append({"turn": turn, "sent_s": lengths[turn], "received_s": request["duration_s"],
-                                  "ended": request["ended"]})
+            completed_bad.append({"turn": turn, "sent_s": length, "ended": request and request["ended"],
+                                  "received_s": request and request["duration_s"]})
     # "Start" is the first sample after a tenth of the traffic: start-up allocations (scripts
     # loaded, the first connection) have settled by then.
     # "End" is the last sample taken while the TTS still streamed: once its script ends, it
@@ -182,6 +192,9 @@ def run(args: argparse.Namespace) -> None:
         "connections": len(conns),
         "requests": len(requests),
         "completed_turns_whole": completed_ok,
+        "completed_turns": len(lengths) - len(flush_at),
+        "interrupted_turns_without_request": no_request,
+        "requests_left_unmatched": len(pending),
         "completed_turns_not_whole": completed_bad[:10],
         "stale_audio_ms": round(stale_s * 1000, 3),
         "wall_s": round(time.perf_counter() - started, 1),
