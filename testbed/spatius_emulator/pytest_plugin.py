@@ -6,6 +6,8 @@ Register with `pytest_plugins = ["spatius_emulator.pytest_plugin"]`. Override
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +82,22 @@ def emulator(emulator_config: EmulatorConfig) -> Iterator[TestEmulator]:
 @pytest.fixture
 def emulator_props(emulator: TestEmulator) -> dict[str, Any]:
     return emulator.extension_properties()
+
+
+@pytest.fixture
+def pcm_props(emulator_props: dict[str, Any]) -> dict[str, Any]:
+    """`emulator_props` with PCM at 24 kHz: the audio arrives byte for byte as sent."""
+    props = json.loads(json.dumps(emulator_props))
+    props["params"].update(audio_format="pcm_s16le", sample_rate=24000)
+    return props
+
+
+@pytest.fixture
+def opus_props(emulator_props: dict[str, Any]) -> dict[str, Any]:
+    """`emulator_props` with Ogg Opus at 24 kHz (the extension's default)."""
+    props = json.loads(json.dumps(emulator_props))
+    props["params"].update(audio_format="ogg_opus", sample_rate=24000)
+    return props
 
 
 @pytest.fixture(scope="session")
