@@ -28,7 +28,7 @@ from ten_runtime import (
 )
 
 from .spatius_avatar_python.audio import AudioFormatError, check_frame_format, planar_to_interleaved
-from .spatius_avatar_python.config import AvatarConfig, ConfigError, load_config
+from .spatius_avatar_python.config import AvatarConfig, ConfigError, ConfigProblem, load_config
 from .spatius_avatar_python.dump import AudioDumper
 from .spatius_avatar_python.failures import FATAL_CODE, TRANSIENT_CODE, Failure, scrub
 from .spatius_avatar_python.pipeline import SpeechPipeline
@@ -91,8 +91,10 @@ class SpatiusAvatarExtension(AsyncExtension):
         self._ten_env = ten_env
         text, err = await ten_env.get_property_to_json("")
         if err is not None:
-            self._config_error = ConfigError([])
-            ten_env.log_error(f"cannot read the extension's properties: {err.error_message()}")
+            problem = ConfigProblem("(root)", f"cannot read the properties: {err.error_message()}",
+                                    "give the node a valid JSON property object")
+            self._config_error = ConfigError([problem])
+            ten_env.log_error(str(self._config_error))
             return
         try:
             self._config = load_config(_json_object(text))
@@ -109,15 +111,20 @@ class SpatiusAvatarExtension(AsyncExtension):
             f"token {'built from the app certificate' if config.builds_own_token else 'as given'}, "
             f"endpoints {config.console_endpoint_url or 'region ' + config.region}"
         )
+        # Built now, started in on_start: frames may arrive between the two (the runtime
+        # delivers right after on_init), and they must wait in the queue, not be lost.
+        self._build_pipeline(ten_env, config)
 
     @_guarded
     async def on_start(self, ten_env: AsyncTenEnv) -> None:
-        if self._config is None:
+        if self._streamer is None:
             error = self._config_error
             message = str(error) if error else "the extension has no configuration"
             self._send_error_soon(error_payload(FATAL_CODE, message))
             return
-        config = self._config
+        self._streamer.start()  # connects in the background; audio queues meanwhile
+
+    def _build_pipeline(self, ten_env: AsyncTenEnv, config: AvatarConfig) -> None:
         events = StreamerEvents(
             on_failure=self._on_failure,
             on_metrics=self._on_metrics,
@@ -126,15 +133,14 @@ class SpatiusAvatarExtension(AsyncExtension):
         if config.dump:
             directory = config.dump_path or os.path.join(tempfile.gettempdir(), "spatius_avatar_dump")
             loop = asyncio.get_running_loop()
-            self._dumper = AudioDumper(  # its errors come from the writer thread
+            dumper = self._dumper = AudioDumper(  # its errors come from the writer thread
                 directory, config.sample_rate, on_error=lambda m: loop.call_soon_threadsafe(self._log, "warn", m)
             )
-            events.on_audio_sent = lambda utterance, pcm: self._dumper.write(utterance.report_id, pcm)
-            events.on_request_end = lambda utterance: self._dumper.end(utterance.report_id)
+            events.on_audio_sent = lambda utterance, pcm: dumper.write(utterance.report_id, pcm)
+            events.on_request_end = lambda utterance: dumper.end(utterance.report_id)
             ten_env.log_info(f"dumping the audio sent to Spatius into {directory}")
         self._streamer = AvatarStreamer(config, events)
         self._pipeline = SpeechPipeline(self._streamer, config.sample_rate)
-        self._streamer.start()  # connects in the background; audio queues meanwhile
 
     @_guarded
     async def on_stop(self, ten_env: AsyncTenEnv) -> None:
