@@ -30,7 +30,7 @@ import spatius
 from spatius import AgoraEgressConfig, AudioFormat
 
 from .config import AvatarConfig
-from .failures import Failure, Severity, classify
+from .failures import Failure, Severity, classify, scrub
 from .opus import OggOpusRequestEncoder
 from .tokens import egress_token
 from .turns import Utterance
@@ -183,6 +183,16 @@ class AvatarStreamer:
         self._state = StreamerState.CONNECTING
         self._supervisor = asyncio.create_task(self._supervise(), name="spatius-supervisor")
         self._pump = asyncio.create_task(self._run_pump(), name="spatius-pump")
+        for task in (self._supervisor, self._pump):
+            task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task) -> None:
+        # Neither task should ever fail; if one does, the avatar would go silent without a word.
+        if task.cancelled() or task.exception() is None:
+            return
+        failure = Failure(Severity.FATAL, "internalError", scrub(f"{task.get_name()} stopped: {task.exception()!r}", self._secrets), "internal")
+        self._fail(failure)
+        self._events.on_failure(failure, None)
 
     def push_audio(self, utterance: Utterance, pcm: bytes) -> None:
         """Queue mono s16le PCM at the session rate for `utterance`."""

@@ -233,3 +233,17 @@ def test_backoff_is_capped_and_jittered():
     assert backoff_delay(30, base=0.5, cap=15, rng=lambda: 1.0) == 15.0
     delays = {backoff_delay(3) for _ in range(20)}
     assert len(delays) > 1 and all(1.0 <= d <= 2.0 for d in delays)
+
+
+async def test_an_internal_failure_is_reported_not_silent(emulator, emulator_props):
+    h = Harness(pcm_props(emulator_props))
+
+    def broken_metrics(metrics, utterance):
+        raise RuntimeError("a bug in a callback")
+
+    h.streamer._events.on_metrics = broken_metrics  # the first metrics come when the session is ready
+    h.streamer.start()
+    await until(lambda: h.streamer.state is StreamerState.FAILED)
+    assert [f.vendor_code for f in h.failures] == ["internalError"]
+    assert "a bug in a callback" in h.failures[0].message
+    await h.streamer.stop()
