@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -187,11 +186,10 @@ class SpatiusAvatarExtension(AsyncExtension):
             await ten_env.return_result(result)
 
     async def _on_flush(self, ten_env: AsyncTenEnv, cmd: Cmd) -> None:
-        started = time.perf_counter()
-        dropped = self._pipeline.on_flush() if self._pipeline is not None else 0
+        if self._pipeline is not None:
+            self._pipeline.on_flush()  # the session task interrupts the avatar and logs it
         await ten_env.return_result(CmdResult.create(StatusCode.OK, cmd))
-        ten_env.log_info(f"flush: interrupted the avatar, dropped {dropped} bytes of unsent audio "
-                         f"({(time.perf_counter() - started) * 1000:.2f} ms)")
+        ten_env.log_info("flush: barge-in, interrupting the avatar")
         self._spawn(self._pass_flush_on(ten_env))
 
     async def _pass_flush_on(self, ten_env: AsyncTenEnv) -> None:

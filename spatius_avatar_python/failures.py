@@ -101,3 +101,20 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
         return Failure(Severity.FATAL, AvatarSDKErrorCode.invalidRequest.value, scrub(str(error), secrets), "configure")
     text = f"{type(error).__name__}: {error}"
     return Failure(Severity.TRANSIENT, AvatarSDKErrorCode.unknown.value, scrub(text, secrets), "unknown")
+
+
+def link_lost(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
+    """A send or an interrupt on an established session failed: the connection is lost.
+
+    Whatever the SDK raises there (`ValueError` once its socket is gone, a transport
+    `AvatarSDKError`) means the same: transient, reconnect. Never a configuration problem.
+    """
+    if isinstance(error, AvatarSDKError) and error.code in _FATAL_SDK_CODES:
+        return classify(error, secrets)
+    detail = error.message if isinstance(error, AvatarSDKError) else f"{type(error).__name__}: {error}"
+    return Failure(
+        Severity.TRANSIENT,
+        AvatarSDKErrorCode.connectionClosed.value,
+        scrub(f"the connection to Spatius was lost ({detail})", list(secrets)),
+        "websocket_send",
+    )

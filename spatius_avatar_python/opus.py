@@ -111,12 +111,21 @@ class OggOpusRequestEncoder:
         self._unencoded_bytes = 0
         self._held = bytearray()  # PCM kept on the loop side until it completes a frame
         self._ended = False
+        self._encoded_any = False  # a packet exists, so the Ogg writer holds one back
         # Only guards against misuse (a call started while a cancelled one still runs).
         self._lock = threading.Lock()
 
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def withheld_samples(self) -> int:
+        """PCM accepted but not yet out in Ogg pages: the partial frame, plus the one packet
+        the SDK's Ogg writer holds back until the next (or the end) arrives."""
+        if self._ended:
+            return 0
+        return self._unencoded_bytes // 2 + (self._frame_bytes // 2 if self._encoded_any else 0)
 
     async def encode(self, pcm: bytes, *, end: bool) -> bytes:
         """Ogg pages ready to send (may be b"" while a frame fills)."""
@@ -147,6 +156,7 @@ class OggOpusRequestEncoder:
             self._held += pcm
             return None
         self._unencoded_bytes %= self._frame_bytes
+        self._encoded_any = True
         if self._held:
             self._held += pcm
             chunk = bytes(self._held)

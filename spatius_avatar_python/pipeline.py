@@ -60,15 +60,16 @@ class SpeechPipeline:
         routing = self._gate.on_start(request_id, metadata)
         if routing.ended_previous is not None:
             self._end(routing.ended_previous)
+        if routing.verdict is FrameVerdict.ACCEPT:
+            self._streamer.wake()  # speech is coming: a dormant avatar connects now
 
     def on_tts_end(self, request_id: str | None, reason: int | None, metadata: Mapping[str, Any] | None) -> None:
         if reason == TTS_END_INTERRUPTED:
-            current = self._gate.current
-            if current is not None and not current.ended and (request_id is None or current.request_id in (None, request_id)):
+            if self._gate.is_current(request_id, metadata):
                 # The TTS cut its own speech: stop the avatar too (flush is not passed on).
                 self._interrupt()
             elif request_id:
-                self._gate.forget_request(request_id)
+                self._gate.forget_request(request_id)  # a late end of an earlier request
             return
         utterance = self._gate.on_end(request_id, metadata)
         if utterance is not None:
@@ -79,16 +80,16 @@ class SpeechPipeline:
         if utterance is not None:
             self._end(utterance)
 
-    def on_flush(self) -> int:
-        """Barge-in. Returns the PCM bytes that were dropped before reaching Spatius."""
+    def on_flush(self) -> None:
+        """Barge-in: the current turn becomes stale, the avatar stops."""
         self.stats.flushes += 1
-        return self._interrupt()
+        self._interrupt()
 
-    def _interrupt(self) -> int:
+    def _interrupt(self) -> None:
         self._gate.on_interrupt()
         self._conditioner.reset()
         self._conditioned_for = None
-        return self._streamer.interrupt()
+        self._streamer.interrupt()
 
     def _end(self, utterance: Utterance) -> None:
         if utterance is self._conditioned_for:

@@ -77,6 +77,7 @@ class TurnGate:
         self._numbers = itertools.count(1)
         self._current: Utterance | None = None
         self._stale_requests: dict[str, None] = {}
+        self._known_requests: dict[str, None] = {}  # request ids utterances have had
         self._stale_turns: dict[TurnKey, None] = {}
         self._gated = False  # after a flush, until a new turn shows itself
         self._last_frame_at = float("-inf")
@@ -91,6 +92,7 @@ class TurnGate:
         if previous:
             previous.ended = True
         self._current = Utterance(next(self._numbers), request_id, key, dict(metadata or {}))
+        self._remember(request_id)
         self._gated = False
         return Routing(FrameVerdict.ACCEPT, self._current, previous)
 
@@ -109,6 +111,7 @@ class TurnGate:
             (request_id and cur.request_id == request_id) or (cur.request_id is None and key is not None and cur.turn_key == key)
         ):
             cur.request_id = cur.request_id or request_id
+            self._remember(request_id)
             return Routing(FrameVerdict.ACCEPT, cur)
         return self._new_utterance(request_id, key, metadata)
 
@@ -146,8 +149,31 @@ class TurnGate:
         if key is not None and cur.turn_key is not None and cur.turn_key != key:
             return None
         cur.request_id = cur.request_id or request_id
+        self._remember(request_id)
         cur.ended = True
         return cur
+
+    def is_current(self, request_id: str | None, metadata: Mapping[str, Any] | None) -> bool:
+        """Whether a TTS message naming `request_id` / `metadata` is about the utterance in
+        progress (and not a late one of an earlier request)."""
+        cur = self._current
+        if cur is None or cur.ended:
+            return False
+        key = turn_key_of(metadata)
+        if request_id is not None and cur.request_id is not None:
+            return request_id == cur.request_id
+        if key is not None and cur.turn_key is not None:
+            return key == cur.turn_key
+        if request_id is not None:
+            # The current utterance has no request id: a request id seen before is an old one.
+            return request_id not in self._known_requests and request_id not in self._stale_requests
+        return True  # it names nothing: it is about the speech in progress
+
+    def _remember(self, request_id: str | None) -> None:
+        if request_id:
+            self._known_requests[request_id] = None
+            while len(self._known_requests) > _STALE_MEMORY:
+                del self._known_requests[next(iter(self._known_requests))]
 
     def on_interrupt(self) -> Utterance | None:
         """`flush` (or a TTS request ended as interrupted): the current turn becomes stale."""

@@ -50,7 +50,8 @@ def assert_report_matches_recording(text: str, emulator, sent_first_s: float) ->
         assert state == "interrupted" or (request.ended and float(played) == pytest.approx(float(received), abs=0.006))
         if state == "ended":
             assert float(received) == pytest.approx(float(sent), abs=0.05)  # nothing lost
-    assert [r[4] for r in rows] == ["ended", "interrupted", "ended"]
+    # At a fast pace utterance 1 may still be playing at the barge-in: then it is stopped too.
+    assert [r[4] for r in rows][1:] == ["interrupted", "ended"]
     assert float(rows[0][1]) == pytest.approx(sent_first_s, abs=0.01)
     # Nothing of the interrupted request arrived after its interrupt, as the report says.
     interrupted = requests[1]
