@@ -107,6 +107,7 @@ class OggOpusRequestEncoder:
         )
         self._executor = executor
         self._frame_bytes = sample_rate * frame_duration_ms // 1000 * 2
+        self._pre_skip_samples = -(-_StreamEncoder._DEFAULT_PRE_SKIP * sample_rate // 48000)
         # PCM not yet turned into a packet, here or inside the SDK encoder.
         self._unencoded_bytes = 0
         self._held = bytearray()  # PCM kept on the loop side until it completes a frame
@@ -123,9 +124,11 @@ class OggOpusRequestEncoder:
     def withheld_samples(self) -> int:
         """PCM accepted but not yet out in Ogg pages: the partial frame, plus the one packet
         the SDK's Ogg writer holds back until the next (or the end) arrives."""
-        if self._ended:
-            return 0
-        return self._unencoded_bytes // 2 + (self._frame_bytes // 2 if self._encoded_any else 0)
+        if self._ended or not self._encoded_any:
+            return self._unencoded_bytes // 2 if not self._ended else 0
+        # ... and the codec's delay: the decoder drops the stream's pre-skip (given in 48 kHz
+        # samples), so the newest audio of a stream cut short is not heard.
+        return self._unencoded_bytes // 2 + self._frame_bytes // 2 + self._pre_skip_samples
 
     async def encode(self, pcm: bytes, *, end: bool) -> bytes:
         """Ogg pages ready to send (may be b"" while a frame fills)."""

@@ -55,6 +55,9 @@ STABLE_SESSION_S = 10.0  # a session that lived this long resets the backoff
 MAX_SEND_BATCH_BYTES = 64 * 1024
 PLAYBACK_SLACK_S = 0.5  # this long after its last audio has played, a request is over
 PREPARED_TOKEN_MAX_AGE = 0.5  # share of the session lifetime a prefetched token may wait
+# Audio written this shortly before a loss was noticed may never have reached the service
+# (the socket's buffers, a close on its way): it counts as lost even if "played" by the clock.
+IN_FLIGHT_S = 0.25
 
 
 class StreamerState(enum.Enum):
@@ -136,6 +139,7 @@ class _LinkFailed:
 class _LinkDown:
     link: "_Link"
     failure: Failure | None  # None: closed without an error first (e.g. 1000/1001)
+    at: float  # when the SDK said so (the owner may handle it later)
 
 
 # ----- what the owner keeps -----
@@ -156,6 +160,7 @@ class _Link:
     gone: bool = False  # lost or being closed: nothing more is sent on it
     requests: list["_Request"] = field(default_factory=list)
     playing_until: float = 0.0  # when what it was sent will have played, by real time
+    recent_sends: collections.deque = field(default_factory=collections.deque)  # (time, samples)
 
 
 @dataclass(eq=False)
@@ -384,7 +389,7 @@ class AvatarStreamer:
         elif kind is _LinkFailed:
             self._on_link_failed(command.link, command.error)
         elif kind is _LinkDown:
-            self._on_link_lost(command.link, command.failure)
+            self._on_link_lost(command.link, command.failure, command.at)
         elif kind is _Halt:
             self._state = StreamerState.CLOSED
 
@@ -530,6 +535,10 @@ class AvatarStreamer:
         link = request.link
         link.playing_until = max(link.playing_until, now) + seconds
         request.plays_until = link.playing_until
+        recent = link.recent_sends
+        recent.append((now, samples))
+        while recent[0][0] < now - 2 * IN_FLIGHT_S:
+            recent.popleft()
         request.samples += samples
         self.stats.audio_seconds_sent += seconds
         if self._events.on_audio_sent is not None:
@@ -638,10 +647,10 @@ class AvatarStreamer:
         holder: dict[str, _Link] = {}
 
         def on_error(error: Exception) -> None:
-            self._post(_LinkDown(holder["link"], classify(error, self._secrets)))
+            self._post(_LinkDown(holder["link"], classify(error, self._secrets), self._clock()))
 
         def on_close() -> None:
-            self._post(_LinkDown(holder["link"], None))
+            self._post(_LinkDown(holder["link"], None, self._clock()))
 
         session = self._session_factory(
             avatar_id=config.avatar_id,
@@ -734,11 +743,12 @@ class AvatarStreamer:
         if self._live is None:
             self._enter(StreamerState.RECONNECTING)
 
-    def _on_link_lost(self, link: _Link, failure: Failure | None) -> None:
+    def _on_link_lost(self, link: _Link, failure: Failure | None, noticed_at: float | None = None) -> None:
         """A link broke or closed (an SDK callback, or a send that failed)."""
         if link.gone:
             return  # already handled, or closed by us
         now = self._clock()
+        noticed_at = now if noticed_at is None else noticed_at
         if link is self._next and link.opened_at is None:
             # Its read loop can report before the opener does: a failure to open.
             self._on_link_failed(link, failure or Failure(
@@ -751,7 +761,7 @@ class AvatarStreamer:
             self._events.log("info", "the fresh Spatius session closed before the switch; opening another")
             self._retry_at = now + backoff_delay(1, base=self._backoff[0], cap=self._backoff[1])
             return
-        lost_samples = self._unplayed_samples(link, now)
+        lost_samples = self._lost_samples(link, noticed_at)
         cut_short = self._cut_short(link)
         if link in self._retiring:
             self._retiring.remove(link)
@@ -803,16 +813,19 @@ class AvatarStreamer:
         if self._backlog_bytes > self._max_backlog_bytes:  # queued while it was ready
             self._drop_oldest_audio()
 
-    def _unplayed_samples(self, link: _Link, now: float) -> int:
-        """Samples sent on `link` that had not played by `now` (lost if the link is)."""
-        total = 0
+    def _lost_samples(self, link: _Link, at: float) -> int:
+        """What a link lost at `at` takes with it, counted from the newest audio back: what
+        had not played by then, what was written in the last IN_FLIGHT_S, and what the Opus
+        encoder still held; each is a suffix of what was sent, so the largest covers all."""
+        unplayed = withheld = 0
         for request in link.requests:
             if request.interrupted:
                 continue
-            ahead = max(0.0, request.plays_until - now)
-            unplayed = min(request.samples, int(round(ahead * self._rate)))
-            total += max(unplayed, request.withheld_samples())
-        return total
+            ahead = max(0.0, request.plays_until - at)
+            unplayed += min(request.samples, int(round(ahead * self._rate)))
+            withheld += request.withheld_samples()
+        in_flight = sum(samples for sent_at, samples in link.recent_sends if sent_at >= at - IN_FLIGHT_S)
+        return max(unplayed, in_flight, withheld)
 
     def _cut_short(self, link: _Link) -> Utterance | None:
         for request in reversed(link.requests):
