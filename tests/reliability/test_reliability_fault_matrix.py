@@ -57,7 +57,7 @@ B_LATE = Signal("B after the flush (stale)", -5600, RATE // 10)
 C = Signal("C (after recovery)", 0, RATE // 2)
 ALL_SIGNALS = (A, B_EARLY, B_LATE, C)
 
-IDLE_TIMEOUT_S = 1.3  # longer than A (1 s): the session idles out after A has played
+IDLE_TIMEOUT_S = 1.8  # longer than A (1 s): the session idles out after A has played
 SLOW_READ_S = 0.02  # per message the emulator reads
 ADDED_LATENCY_S = 0.3  # on the token answer and again on the handshake answer
 SILENT_HANDSHAKE_GIVE_UP_S = 0.5  # the SDK's handshake timeout (10 s), shortened for CI
