@@ -1,7 +1,11 @@
 """App: the stand-in's bare app. Like the real tester, each AsyncExtensionTester run
 builds a test app of its own (runtime.GraphRuntime, one loop for all its extensions), so
 this App hosts no extensions: it runs its configure/init/deinit callbacks and blocks in
-run(False) until close(), which is what a test session's fixture needs."""
+run(False) until close(), which is what a test session's fixture needs.
+
+As in the real runtime, an App belongs to the thread that created it: run() from any
+other thread fails (the real one logs "Access object across threads" and aborts the
+process). close() may come from any thread."""
 
 from __future__ import annotations
 
@@ -10,10 +14,16 @@ import threading
 from .ten_env import TenEnv
 
 
+class AppThreadError(RuntimeError):
+    """App.run() on a thread other than the one that created the App: fatal in the real
+    runtime (SIGABRT), so the stand-in refuses it loudly."""
+
+
 class App:
     def __init__(self) -> None:
         self._closed = threading.Event()
         self._finished = threading.Event()
+        self._owner = threading.current_thread()
 
     def on_configure(self, ten_env: TenEnv) -> None:
         ten_env.on_configure_done()
@@ -25,6 +35,15 @@ class App:
         ten_env.on_deinit_done()
 
     def run(self, run_in_background: bool) -> None:
+        caller = threading.current_thread()
+        if caller is not self._owner:
+            raise AppThreadError(
+                f"App.run() was called on thread {caller.name!r}, but this App was created on "
+                f"thread {self._owner.name!r}: a TEN App belongs to the thread that creates it "
+                "(the real runtime logs 'Access object across threads ... ten_py_app_run ... "
+                "Invalid argument' and aborts the process). Create the App inside the thread "
+                "that runs it."
+            )
         env = TenEnv(None, "app")
         self.on_configure(env)
         self.on_init(env)
