@@ -8,6 +8,9 @@ from typing import Any
 
 ADDON = "spatius_avatar_python"
 TTS, AVATAR, MAIN, SINK = "tts", "avatar", "main_control", "sink"
+# The tester that runs the graph is a node of it: the TEN tester takes the graph as given and
+# never starts without this node. It only watches the records, so nothing is routed to it.
+TESTER = "ten:test_extension"
 SESSION_ID = "demo"
 FRAME_MS = 20
 INTERRUPTED_UTTERANCE = 1  # the second one (0-based)
@@ -40,6 +43,7 @@ def demo_graph(avatar: dict[str, Any], tts: dict[str, Any], main_control: dict[s
         {"type": "extension", "name": MAIN, "addon": "fake_main_control", "extension_group": "control",
          "property": main_control},
         {"type": "extension", "name": SINK, "addon": "fake_sink", "extension_group": "sink", "property": {}},
+        {"type": "extension", "name": TESTER, "addon": TESTER},
     ]
     connections = [
         {"extension": TTS,

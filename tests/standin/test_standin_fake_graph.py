@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="uses the stand-in's extension path")
 
-from fake_graph import registry, run_graph_until  # noqa: E402
+from fake_graph import registry, run_graph_until, the_tester_node  # noqa: E402
 from fake_graph.audio_source import frame_sizes, load_pcm, sine_pcm, to_channels  # noqa: E402
 from ten_runtime import standin  # noqa: E402
 
@@ -56,6 +56,7 @@ def echo_graph(avatar_addon: str, tts_property: dict, main_property: dict | None
         {"type": "extension", "name": "avatar", "addon": avatar_addon, "extension_group": "avatar",
          "property": {}},
         {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
+        the_tester_node(),  # the tester only watches the records: no connections to it
     ]
     connections = [
         {"extension": "tts",  # forward form

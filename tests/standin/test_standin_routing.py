@@ -94,7 +94,8 @@ class Relayer(AsyncExtensionTester):
 def graph_of(addon: str, connections: list[dict]) -> str:
     report = {"extension": None, "data": [{"name": "seen", "dest": [{"extension": TESTER}]}]}
     return json.dumps({
-        "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")],
+        "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")]
+        + [{"type": "extension", "name": TESTER, "addon": TESTER}],
         "connections": connections + [dict(report, extension=n) for n in ("a", "b", "c")],
     })
 

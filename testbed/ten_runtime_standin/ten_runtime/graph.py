@@ -3,6 +3,11 @@
 `source` items and `names` lists are turned into forward routes
 (sender, kind, message name) -> receivers. Single mode is a graph of the tester and one
 extension where everything either sends goes to the other.
+
+Graph mode takes the graph as given, as the real tester does: the tester is a node of it,
+`{"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}`, and
+it sends and receives only through the graph's connections. A graph without that node is
+refused (the real tester never starts its on_start and blocks in run() forever).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MESSAGE_KINDS = ("cmd", "data", "audio_frame", "video_frame")
-# The tester's node name (the real runtime's name for its test extension).
+# The tester's node name and addon (the real runtime's names for its test extension).
 TESTER_NODE = "ten:test_extension"
+TESTER_ADDON = "ten:test_extension"
 
 
 class GraphError(ValueError):
@@ -65,18 +71,34 @@ def parse_graph(graph_json: str) -> GraphSpec:
     if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
         raise GraphError('a graph is an object with a "nodes" list')
     nodes: list[NodeSpec] = []
+    tester_listed = False
     for raw in graph["nodes"]:
+        if not isinstance(raw, dict):
+            raise GraphError(f"a node must be an object, not {raw!r}")
         if raw.get("type", "extension") != "extension":
             raise GraphError(f"node {raw.get('name')!r}: only extension nodes are supported")
         name, addon = raw.get("name"), raw.get("addon")
         if not isinstance(name, str) or not isinstance(addon, str):
             raise GraphError(f"node {raw!r} needs a string name and addon")
-        if any(node.name == name for node in nodes) or name == TESTER_NODE:
+        if any(node.name == name for node in nodes) or (name == TESTER_NODE and tester_listed):
             raise GraphError(f"node name {name!r} is used twice")
+        if name == TESTER_NODE or addon == TESTER_ADDON:
+            if (name, addon) != (TESTER_NODE, TESTER_ADDON):
+                raise GraphError(f"node {name!r} with addon {addon!r}: the tester's node is "
+                                 f"{_tester_node_text()}, with that name and that addon")
+            tester_listed = True
+            continue  # the tester itself, not an extension to load
         node_property = raw.get("property") or {}
         if not isinstance(node_property, dict):
             raise GraphError(f"node {name!r}: property must be an object")
         nodes.append(NodeSpec(name, addon, node_property))
+    if not tester_listed:
+        raise GraphError(
+            f"the graph has no tester node: set_test_mode_graph takes the graph as given, so "
+            f"it must list {_tester_node_text()} among its nodes (with connections to and "
+            "from it for whatever the tester sends or receives). Without it the real tester "
+            "never runs on_start and run() blocks forever."
+        )
     known = {node.name for node in nodes} | {TESTER_NODE}
     routes: dict[tuple[str, str, str], list[str]] = {}
     for connection in graph.get("connections") or []:
@@ -108,6 +130,10 @@ def _add_item_routes(
             receivers = routes.setdefault((sender, kind, name), [])
             if receiver not in receivers:
                 receivers.append(receiver)
+
+
+def _tester_node_text() -> str:
+    return json.dumps({"type": "extension", "name": TESTER_NODE, "addon": TESTER_ADDON})
 
 
 def _known(name: Any, known: set[str], what: str) -> str:
