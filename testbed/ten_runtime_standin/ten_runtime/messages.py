@@ -230,6 +230,13 @@ class AudioFrame(_BufferMixin, Msg):
     def _copy_payload_from(self, other: Msg) -> None:
         self._copy_buf_from(other)  # type: ignore[arg-type]
 
+    def alloc_buf(self, size: int) -> None:
+        # The real runtime refuses an empty (or negative) audio buffer; a frame that is
+        # never given a buffer is empty.
+        if size <= 0:
+            raise ValueError("Invalid audio frame size.")
+        super().alloc_buf(size)
+
     def get_timestamp(self) -> int:
         return self._timestamp
 
