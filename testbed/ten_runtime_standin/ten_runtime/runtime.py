@@ -38,6 +38,10 @@ STOP_TIMEOUT_S = 30.0
 LOOP_STOP_GRACE_S = 3.0
 
 
+class SchemaAbort(RuntimeError):
+    """The real runtime's schema code fails an assertion on this message (SIGABRT)."""
+
+
 class GraphRuntime:
     def __init__(self, spec: GraphSpec, tester: Any, tester_env_factory: Any, timeout_s: float) -> None:
         self.spec = spec
@@ -250,6 +254,8 @@ class GraphRuntime:
             return TenError(TenErrorCode.ErrorCodeMsgNotConnected,
                             f"Failed to find destination of a 'cmd' message '{name}' from graph.")
         properties = cmd._properties()
+        if self._schema_abort(sender, "out", cmd, properties):
+            return generic_error(f"fatal: cmd '{name}' aborted the process")
         problem = sender.schemas.misfit("out", "cmd", name, properties)
         if problem:
             sender.log(LogLevel.WARN, f"not sent: {problem}")
@@ -266,6 +272,8 @@ class GraphRuntime:
         ))
         self.record_message(sender, "out", cmd)
         for receiver in receivers:
+            if self._schema_abort(receiver, "in", cmd, properties):
+                continue
             problem = receiver.schemas.misfit("in", "cmd", name, properties)
             if problem:
                 receiver.log(LogLevel.WARN, f"rejected with ERROR: {problem}")
@@ -284,6 +292,8 @@ class GraphRuntime:
                 f"Failed to find destination of a '{kind}' message '{name}' from graph.",
             ) if wait_for_result else None
         properties = msg._properties()
+        if self._schema_abort(sender, "out", msg, properties):
+            return generic_error(f"fatal: {kind} '{name}' aborted the process") if wait_for_result else None
         problem = sender.schemas.misfit("out", kind, name, properties)
         if problem:
             sender.log(LogLevel.WARN, f"not sent: {problem}")
@@ -291,6 +301,8 @@ class GraphRuntime:
         self.record_message(sender, "out", msg)
         error: TenError | None = None
         for receiver in receivers:
+            if self._schema_abort(receiver, "in", msg, properties):
+                continue
             problem = receiver.schemas.misfit("in", kind, name, properties)
             if problem:
                 receiver.log(LogLevel.WARN, f"dropped: {problem}")
@@ -298,6 +310,15 @@ class GraphRuntime:
                 continue
             receiver.post(msg._copy_for_delivery(sender.loc))
         return error if wait_for_result else None
+
+    def _schema_abort(self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]) -> bool:
+        """A message whose schema check would abort the real process (an empty-string key
+        under a declared schema): fatal for the run, like an escaped exception."""
+        problem = node.schemas.fatal(direction, msg.KIND, msg.get_name(), properties)
+        if problem is None:
+            return False
+        self.fail(node.name, f"{msg.KIND}_{direction} schema check", SchemaAbort(problem))
+        return True
 
     def return_result(self, answerer: NodeHost, result: CmdResult) -> TenError | None:
         delivered = result._copy_for_delivery(answerer.loc)
