@@ -35,11 +35,11 @@ EXTENSION_ADDON = "spatius_avatar_python"
 
 
 class _BareApp(App):
-    """The bare app a TEN extension's test session runs, as upstream extension tests do."""
+    """The bare app a TEN extension's test session runs, as upstream extension tests do.
+    Constructed with no arguments: the real App's native constructor takes none, even
+    through a subclass (it aborts the process: "ten_py_app_create ... Expect 0 argument")."""
 
-    def __init__(self, started: threading.Event) -> None:
-        super().__init__()
-        self.started = started
+    started: threading.Event
 
     def on_init(self, ten_env: TenEnv) -> None:
         self.started.set()
@@ -56,7 +56,8 @@ def ten_app():
 
     def create_and_run() -> None:
         try:
-            app = _BareApp(started)
+            app = _BareApp()
+            app.started = started
             holder.append(app)
             app.run(False)
         except BaseException as error:  # reported by the fixture, in pytest's thread

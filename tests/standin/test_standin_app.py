@@ -66,3 +66,14 @@ def test_an_app_created_and_run_on_its_thread_runs_and_closes_from_any_thread():
     thread.join(10)
     assert not thread.is_alive() and not errors
     assert holder[0].deinited.is_set()
+
+
+def test_an_app_takes_no_constructor_arguments_even_through_a_subclass():
+    class WithArgument(App):
+        def __init__(self, started: threading.Event) -> None:
+            super().__init__()
+            self.started = started
+
+    with pytest.raises(TypeError, match="Expect 0 argument"):
+        WithArgument(threading.Event())
+    assert isinstance(RecordingApp(), App)

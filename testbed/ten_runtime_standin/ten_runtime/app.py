@@ -5,7 +5,8 @@ run(False) until close(), which is what a test session's fixture needs.
 
 As in the real runtime, an App belongs to the thread that created it: run() from any
 other thread fails (the real one logs "Access object across threads" and aborts the
-process). close() may come from any thread."""
+process). close() may come from any thread. App() takes no arguments, also through a
+subclass whose __init__ would take some (the real native constructor aborts the process)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ class AppThreadError(RuntimeError):
 
 
 class App:
+    def __new__(cls, *args: object, **kwargs: object) -> "App":
+        # The real App is a native type whose constructor takes no arguments, also when a
+        # subclass's __init__ would take some: it aborts the process ("Expect 0 argument").
+        if args or kwargs:
+            raise TypeError(
+                f"{cls.__name__}(...) was given constructor arguments: a TEN App takes none, "
+                "not even through a subclass (the real runtime aborts the process: "
+                "'ten_py_app_create ... Expect 0 argument'). Set attributes after construction."
+            )
+        return super().__new__(cls)
+
     def __init__(self) -> None:
         self._closed = threading.Event()
         self._finished = threading.Event()
