@@ -75,3 +75,16 @@ def test_importing_only_the_package_registers_the_addon(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "ten_packages.extension.spatius_avatar_python.addon"
+
+
+def test_the_inputs_a_tts_or_main_control_sends_are_declared_by_name_only():
+    """With a property schema the runtime drops a payload that misfits it and aborts the
+    process on an empty-string key; the extension checks these payloads itself."""
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).resolve().parents[2] / "manifest.json").read_text())
+    api = manifest["api"]
+    inputs = api["cmd_in"] + api["data_in"] + api["audio_frame_in"]
+    assert {entry["name"] for entry in api["data_in"]} == {"tts_audio_start", "tts_audio_end", "finalize"}
+    assert [entry["name"] for entry in api["audio_frame_in"]] == ["pcm_frame"]
+    assert [entry for entry in inputs if set(entry) != {"name"}] == []
