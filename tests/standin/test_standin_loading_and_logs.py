@@ -16,7 +16,9 @@ from ten_runtime import (  # noqa: E402
     AsyncTenEnvTester,
     Data,
     LogLevel,
+    SendOptions,
     TenEnv,
+    TenErrorCode,
     register_addon_as_extension,
     standin,
 )
@@ -144,14 +146,38 @@ def test_a_graph_without_the_tester_node_fails_run_at_once_instead_of_hanging():
         tester.run()
     assert json.dumps(TESTER_NODE) in str(refused.value)  # what to add
     assert not tester.started
-    # the tester's node under another addon, or the tester's addon under another name
-    for wrong in ({"type": "extension", "name": "ten:test_extension", "addon": "fake_sink"},
-                  {"type": "extension", "name": "me", "addon": "ten:test_extension"}):
-        tester.set_test_mode_graph(json.dumps({"nodes": [node, wrong]}))
-        with pytest.raises(GraphError, match="the tester's node is"):
-            tester.run()
+    # the name alone does not make the tester: its addon does
+    impostor = {"type": "extension", "name": "ten:test_extension", "addon": "standin_test_in_file_addon"}
+    tester.set_test_mode_graph(json.dumps({"nodes": [node, impostor]}))
+    with pytest.raises(GraphError, match="the graph has no tester node"):
+        tester.run()
+    tester.set_test_mode_graph(json.dumps({"nodes": [node, TESTER_NODE, dict(TESTER_NODE, name="again")]}))
+    with pytest.raises(GraphError, match="a graph has one tester"):
+        tester.run()
+    assert not tester.started
     tester.set_test_mode_graph(json.dumps({"nodes": [node, TESTER_NODE]}))
     assert tester.run() is None and tester.started
+
+
+def test_the_tester_node_may_have_another_name_and_is_routed_by_it():
+    # As in the real runtime: the node with the tester's addon is the tester, whatever its name.
+    class Pings(AsyncExtensionTester):
+        async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+            wait = SendOptions(wait_for_result=True)
+            self.routed = await ten_env.send_data(Data.create("ping"), wait)
+            self.unrouted = await ten_env.send_data(Data.create("other"), wait)
+            ten_env.stop_test()
+
+    tester = Pings()
+    tester.set_test_mode_graph(json.dumps({
+        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
+                  dict(TESTER_NODE, name="my_tester")],
+        "connections": [{"extension": "my_tester", "data": [{"name": "ping", "dest": [{"extension": "one"}]}]}],
+    }))
+    assert tester.run() is None
+    assert tester.routed is None
+    assert tester.unrouted.error_code() == TenErrorCode.ErrorCodeMsgNotConnected
+    assert any(r.node == "my_tester" for r in standin.last_run().messages if r.name == "ping")
 
 
 class InFileExtension(AsyncExtension):

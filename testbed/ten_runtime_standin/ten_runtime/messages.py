@@ -206,6 +206,11 @@ class Data(_BufferMixin, Msg):
         super().__init__(name)
         self._init_buf()
 
+    def alloc_buf(self, size: int) -> None:
+        if size <= 0:  # as the real runtime
+            raise ValueError("Invalid buffer size.")
+        super().alloc_buf(size)
+
     def _copy_payload_from(self, other: Msg) -> None:
         self._copy_buf_from(other)  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ from .cmd_tracker import CmdTracker, PendingCmd
 from .enums import LogLevel, TenErrorCode
 from .error import TenError, generic_error
 from .extension import AsyncExtension
-from .graph import TESTER_NODE, GraphSpec, NodeSpec
+from .graph import GraphSpec, NodeSpec
 from .log import emit_log
 from .loop_thread import LoopThread
 from .message_schemas import MessageSchemas
@@ -91,11 +91,11 @@ class GraphRuntime:
                 return False
             self._hosts[node.name] = host
         tester_host = NodeHost(
-            self, TESTER_NODE, self._tester, self.tester_loop, MessageSchemas(None),
+            self, self.spec.tester, self._tester, self.tester_loop, MessageSchemas(None),
             ("on_init", "on_start"),
         )
         tester_host.env = self._tester_env_factory(tester_host)
-        self._hosts[TESTER_NODE] = tester_host
+        self._hosts[self.spec.tester] = tester_host
         return True
 
     def _build_extension(self, node: NodeSpec) -> NodeHost | None:
@@ -150,8 +150,8 @@ class GraphRuntime:
         return instance
 
     def _run_graph(self) -> None:
-        extensions = [h for name, h in self._hosts.items() if name != TESTER_NODE]
-        tester = self._hosts[TESTER_NODE]
+        extensions = [h for name, h in self._hosts.items() if name != self.spec.tester]
+        tester = self._hosts[self.spec.tester]
         lifecycles = {h.name: h.loop_thread.submit(h.lifecycle()) for h in extensions}
         tester_lifecycle = tester.loop_thread.submit(tester.lifecycle())
 
@@ -168,7 +168,7 @@ class GraphRuntime:
             self._note_auto_answer(pending.name, pending.sender, pending.receivers,
                                    "graph_stopped")
         tester.request_stop()
-        self._wait_lifecycle(TESTER_NODE, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
+        self._wait_lifecycle(self.spec.tester, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
 
     def _wait_lifecycle(self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float) -> None:
         try:
