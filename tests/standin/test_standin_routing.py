@@ -265,7 +265,7 @@ def test_source_loc_names_the_sender(make_extension):
 
 
 EMPTY_KEY_API = {
-    "cmd_in": [{"name": "probe"}],
+    "cmd_in": [{"name": "probe"}, {"name": "checked_cmd", "property": {"properties": {"x": {"type": "int32"}}}}],
     "data_in": [
         {"name": "checked", "property": {"properties": {"metadata": {"type": "object", "properties": {}}}}},
         {"name": "by_name_only"},
@@ -298,6 +298,8 @@ class SendThenStop(AsyncExtensionTester):
         for message in self.messages:
             if isinstance(message, AudioFrame):
                 await ten_env.send_audio_frame(message)
+            elif isinstance(message, Cmd):
+                await ten_env.send_cmd(message)
             else:
                 await ten_env.send_data(message)
         await ten_env.send_cmd(Cmd.create("probe"))
@@ -308,6 +310,12 @@ def data_with(name: str, payload: dict) -> Data:
     data = Data.create(name)
     data.set_property_from_json(None, json.dumps(payload))
     return data
+
+
+def cmd_with(payload: dict) -> Cmd:
+    cmd = Cmd.create("checked_cmd")
+    cmd.set_property_from_json(None, json.dumps(payload))
+    return cmd
 
 
 def frame_with_metadata(metadata: object) -> AudioFrame:
@@ -338,6 +346,7 @@ def test_empty_keys_are_delivered_where_no_schema_validates_them(make_extension)
         (lambda: data_with("checked", {"": 1, "metadata": {}}), "data 'checked' has an empty-string key \"\" in (the message's property root)"),
         (lambda: data_with("checked", {"metadata": {"": 1}}), "data 'checked' has an empty-string key \"\" in metadata"),
         (lambda: frame_with_metadata({"turn_id": 1, "": 1}), "audio_frame 'pcm_frame' has an empty-string key \"\" in metadata"),
+        (lambda: cmd_with({"x": 1, "": 2}), "cmd 'checked_cmd' has an empty-string key \"\" in (the message's property root)"),
     ],
 )
 def test_an_empty_key_under_a_declared_schema_is_fatal(make_extension, message, where):
