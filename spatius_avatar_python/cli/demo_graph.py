@@ -45,14 +45,16 @@ def demo_graph(avatar: dict[str, Any], tts: dict[str, Any], main_control: dict[s
         {"type": "extension", "name": SINK, "addon": "fake_sink", "extension_group": "sink", "property": {}},
         {"type": "extension", "name": TESTER, "addon": TESTER},
     ]
+    # One forward `name` item per message: a runtime built without its Rust graph flattener
+    # (which expands `names` lists and `source` items) routes only this form.
     connections = [
         {"extension": TTS,
          "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": AVATAR}]}],
-         "data": [{"names": ["tts_audio_start", "tts_audio_end"], "dest": [{"extension": AVATAR}]}]},
+         "data": [{"name": name, "dest": [{"extension": AVATAR}]} for name in ("tts_audio_start", "tts_audio_end")]},
         {"extension": MAIN,
          "cmd": [{"name": "flush", "dest": [{"extension": AVATAR}, {"extension": TTS}]}]},
         {"extension": AVATAR,
-         "data": [{"names": ["error", "metrics"], "dest": [{"extension": SINK}]}],
+         "data": [{"name": name, "dest": [{"extension": SINK}]} for name in ("error", "metrics")],
          "cmd": [{"name": "flush", "dest": [{"extension": SINK}]}]},
     ]
     return {"nodes": nodes, "connections": connections}
