@@ -33,6 +33,14 @@ from .spatius_avatar_python.failures import FATAL_CODE, TRANSIENT_CODE, Failure,
 from .spatius_avatar_python.pipeline import SpeechPipeline
 from .spatius_avatar_python.reports import error_payload, metrics_payload
 from .spatius_avatar_python.streamer import AvatarStreamer, StreamerEvents
+from .spatius_avatar_python.tts_messages import (
+    TTS_DATA,
+    InputProblem,
+    TtsEnd,
+    TtsStart,
+    read_frame_metadata,
+    read_tts_data,
+)
 from .spatius_avatar_python.turns import Utterance
 
 PASS_ON_TIMEOUT_S = 5.0
@@ -200,28 +208,31 @@ class SpatiusAvatarExtension(AsyncExtension):
     @_guarded
     async def on_data(self, ten_env: AsyncTenEnv, data: Data) -> None:
         name = data.get_name()
-        if name not in ("tts_audio_start", "tts_audio_end", "finalize"):
+        if name not in TTS_DATA:
             ten_env.log_debug(f"ignoring data '{name}'")
             return
         text, err = data.get_property_to_json("")
-        payload = _json_object(text) if err is None else {}
-        metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else None
-        request_id = payload.get("request_id") if isinstance(payload.get("request_id"), str) else None
+        # The manifest declares these by name only: every payload arrives, checked here.
+        message, problems = read_tts_data(name, text if err is None else None)
+        self._input_problems(problems)
         pipeline = self._pipeline
-        if name == "tts_audio_start":
-            ten_env.log_debug(f"tts_audio_start {_short(request_id)}")
+        if isinstance(message, TtsStart):
+            ten_env.log_debug(f"tts_audio_start {_short(message.request_id)}")
             if pipeline is not None:
-                pipeline.on_tts_start(request_id, metadata)
-        elif name == "tts_audio_end":
-            reason = payload.get("reason")
-            reason = reason if isinstance(reason, int) and not isinstance(reason, bool) else None
-            ten_env.log_info(f"end of speech: tts_audio_end {_short(request_id)} reason {reason}")
+                pipeline.on_tts_start(message.request_id, message.metadata)
+        elif isinstance(message, TtsEnd):
+            ten_env.log_info(f"end of speech: tts_audio_end {_short(message.request_id)} reason {message.reason}")
             if pipeline is not None:
-                pipeline.on_tts_end(request_id, reason, metadata)
+                pipeline.on_tts_end(message.request_id, message.reason, message.metadata)
         else:
             ten_env.log_info("end of speech: finalize")
             if pipeline is not None:
-                pipeline.on_finalize(metadata)
+                pipeline.on_finalize(message.metadata)
+
+    def _input_problems(self, problems: list[InputProblem]) -> None:
+        """A malformed payload or metadata: one error per kind of problem, as for frames."""
+        for problem in problems:
+            self._frame_problem(problem.key, problem.message)
 
     @_guarded
     async def on_audio_frame(self, ten_env: AsyncTenEnv, audio_frame: AudioFrame) -> None:
@@ -253,8 +264,10 @@ class SpatiusAvatarExtension(AsyncExtension):
         if err is not None or not text:
             return None
         if text != self._last_metadata_text:  # frames of one turn repeat it: parse once
+            metadata, problems = read_frame_metadata(text)
+            self._input_problems(problems)
             self._last_metadata_text = text
-            self._last_metadata = _json_object(text)
+            self._last_metadata = metadata or {}
         return self._last_metadata
 
     # ----- messages out -----

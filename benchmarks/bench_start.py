@@ -41,7 +41,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
     import spatius.token_cache as token_cache
 
     from benchlib import graph as g
-    from fake_graph import registry
+    from fake_graph import registry, the_tester_node
 
     token_cache.clear_cached_session_tokens()
     if prefetched:
@@ -52,6 +52,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
             {"type": "extension", "name": "avatar-0", "addon": g.AVATAR_ADDON,
              "property": g.avatar_property(emulator.properties, 0, "pcm_s16le")},
             {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
+            the_tester_node(),
         ],
         "connections": [{"extension": "avatar-0", "data": [{"name": "metrics", "dest": [{"extension": "sink"}]}]}],
     }

@@ -61,10 +61,11 @@ def make_frame(pcm: bytes, rate: int, channels: int = 1, metadata: dict[str, Any
     frame.set_number_of_channels(channels)
     frame.set_data_fmt(AudioFrameDataFmt.INTERLEAVE)
     frame.set_samples_per_channel(len(pcm) // max(1, width * channels))
-    frame.alloc_buf(len(pcm))
-    buf = frame.lock_buf()
-    buf[:] = pcm
-    frame.unlock_buf(buf)
+    if pcm:  # the runtime refuses alloc_buf(0) ("Invalid audio frame size."): no buffer at all
+        frame.alloc_buf(len(pcm))
+        buf = frame.lock_buf()
+        buf[:] = pcm
+        frame.unlock_buf(buf)
     if metadata is not None:
         frame.set_property_from_json("metadata", json.dumps(metadata))
     return frame

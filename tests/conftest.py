@@ -21,7 +21,8 @@ except ImportError:
 
 # Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
 # suite_audit: reliability totals and the secrets scan over the whole suite's output.
-pytest_plugins = ["spatius_emulator.pytest_plugin", "tests.reliability.suite_audit"]
+# collection_layout: the extension root is not imported by pytest, only by the runtime.
+pytest_plugins = ["spatius_emulator.pytest_plugin", "tests.reliability.suite_audit", "tests.collection_layout"]
 
 
 # -- TEN app and message declarations (the stand-in's area) ---------------------------------
@@ -34,11 +35,11 @@ EXTENSION_ADDON = "spatius_avatar_python"
 
 
 class _BareApp(App):
-    """The bare app a TEN extension's test session runs, as upstream extension tests do."""
+    """The bare app a TEN extension's test session runs, as upstream extension tests do.
+    Constructed with no arguments: the real App's native constructor takes none, even
+    through a subclass (it aborts the process: "ten_py_app_create ... Expect 0 argument")."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = threading.Event()
+    started: threading.Event
 
     def on_init(self, ten_env: TenEnv) -> None:
         self.started.set()
@@ -47,10 +48,27 @@ class _BareApp(App):
 
 @pytest.fixture(scope="session", autouse=True)
 def ten_app():
-    app = _BareApp()
-    thread = threading.Thread(target=app.run, args=(False,), name="ten-app", daemon=True)
+    # A TEN App belongs to the thread that creates it: the real runtime aborts the process
+    # when another thread runs it. So the thread that runs it creates it too.
+    started = threading.Event()
+    holder: list[_BareApp] = []
+    failure: list[BaseException] = []
+
+    def create_and_run() -> None:
+        try:
+            app = _BareApp()
+            app.started = started
+            holder.append(app)
+            app.run(False)
+        except BaseException as error:  # reported by the fixture, in pytest's thread
+            failure.append(error)
+            started.set()
+
+    thread = threading.Thread(target=create_and_run, name="ten-app", daemon=True)
     thread.start()
-    assert app.started.wait(30), "the TEN app did not start"
+    assert started.wait(30), "the TEN app did not start"
+    assert not failure, f"the TEN app failed to start: {failure[0]!r}"
+    app = holder[0]
     yield app
     app.close()
     thread.join(30)

@@ -28,7 +28,7 @@ from ten_runtime import (
 )
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
-from fake_graph import registry, run_graph_until
+from fake_graph import check_tester_node, registry, run_graph_until, the_tester_node
 
 AVATAR_ADDON = "spatius_avatar_python"
 NULL_ADDON = "bench_null_sink"
@@ -81,7 +81,8 @@ def pairs_graph(n: int, tts_script: Callable[[int], dict[str, Any]], receiver: C
             "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": f"avatar-{i}"}]}],
             "data": [{"name": n_, "dest": [{"extension": f"avatar-{i}"}]} for n_ in ("tts_audio_start", "tts_audio_end")],
         })
-    return {"nodes": nodes + (extra_nodes or []), "connections": connections + (extra_connections or [])}
+    return {"nodes": nodes + (extra_nodes or []) + [the_tester_node()],
+            "connections": connections + (extra_connections or [])}
 
 
 class _FlagTester(AsyncExtensionTester):
@@ -104,6 +105,7 @@ class _FlagTester(AsyncExtensionTester):
 
 def run_until_flag(graph: dict[str, Any], done: threading.Event, timeout_s: float) -> TenError | None:
     """Runs the graph until `done` is set (by any thread), then stops it; returns run()'s error."""
+    check_tester_node(graph)
     registry.reset()
     tester = _FlagTester(done)
     tester.set_test_mode_graph(json.dumps(graph))
@@ -226,6 +228,7 @@ def conversation_graph(tts_property: dict[str, Any], avatar_prop: dict[str, Any]
             {"type": "extension", "name": "avatar-0", "addon": AVATAR_ADDON, "property": avatar_prop},
             {"type": "extension", "name": "barger", "addon": BARGER_ADDON, "property": {"tts": "tts-0", "plan": plan}},
             {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
+            the_tester_node(),  # the tester only polls a flag: nothing routed to it
         ],
         "connections": [
             {"extension": "tts-0",

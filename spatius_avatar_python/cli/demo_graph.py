@@ -8,6 +8,9 @@ from typing import Any
 
 ADDON = "spatius_avatar_python"
 TTS, AVATAR, MAIN, SINK = "tts", "avatar", "main_control", "sink"
+# The tester that runs the graph is a node of it: the TEN tester takes the graph as given and
+# never starts without this node. It only watches the records, so nothing is routed to it.
+TESTER = "ten:test_extension"
 SESSION_ID = "demo"
 FRAME_MS = 20
 INTERRUPTED_UTTERANCE = 1  # the second one (0-based)
@@ -40,15 +43,18 @@ def demo_graph(avatar: dict[str, Any], tts: dict[str, Any], main_control: dict[s
         {"type": "extension", "name": MAIN, "addon": "fake_main_control", "extension_group": "control",
          "property": main_control},
         {"type": "extension", "name": SINK, "addon": "fake_sink", "extension_group": "sink", "property": {}},
+        {"type": "extension", "name": TESTER, "addon": TESTER},
     ]
+    # One forward `name` item per message: a runtime built without its Rust graph flattener
+    # (which expands `names` lists and `source` items) routes only this form.
     connections = [
         {"extension": TTS,
          "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": AVATAR}]}],
-         "data": [{"names": ["tts_audio_start", "tts_audio_end"], "dest": [{"extension": AVATAR}]}]},
+         "data": [{"name": name, "dest": [{"extension": AVATAR}]} for name in ("tts_audio_start", "tts_audio_end")]},
         {"extension": MAIN,
          "cmd": [{"name": "flush", "dest": [{"extension": AVATAR}, {"extension": TTS}]}]},
         {"extension": AVATAR,
-         "data": [{"names": ["error", "metrics"], "dest": [{"extension": SINK}]}],
+         "data": [{"name": name, "dest": [{"extension": SINK}]} for name in ("error", "metrics")],
          "cmd": [{"name": "flush", "dest": [{"extension": SINK}]}]},
     ]
     return {"nodes": nodes, "connections": connections}

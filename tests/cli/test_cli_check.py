@@ -194,3 +194,19 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     bad = subprocess.run([*command, str(BROKEN / "uid_zero.json")], cwd=REPO, env=environ, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert "params.agora_uid: '0' is not a non-zero 32-bit unsigned integer" in bad.stdout
+
+
+def test_the_cli_is_the_inner_package_and_needs_no_ten_runtime(tmp_path: Path) -> None:
+    # The extension's own __init__.py imports addon.py and so ten_runtime; the CLI is the
+    # inner package `spatius_avatar_python/` and must run where no TEN runtime is installed.
+    probe = (
+        "import importlib.util, runpy, sys\n"
+        "assert importlib.util.find_spec('ten_runtime') is None, 'ten_runtime is importable here'\n"
+        "sys.argv = ['spatius_avatar_python', 'check', 'examples/graph.json']\n"
+        "runpy.run_module('spatius_avatar_python', run_name='__main__')\n"
+    )
+    environ = {key: value for key, value in {**os.environ, **ENV}.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("OK examples/graph.json")
+    assert "ten_runtime" not in done.stderr

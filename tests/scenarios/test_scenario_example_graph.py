@@ -2,7 +2,8 @@
 
 The graph's own connections are kept; only the nodes around the avatar are replaced by the
 fake graph's scripted peers (a TTS playing real speech, a main_control that barges in,
-sinks), and the avatar points at the emulator.
+sinks), the avatar points at the emulator, and the tester's own node is added (the TEN
+tester runs a graph as given and never starts without it; a user's graph has no such node).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
-from fake_graph import run_graph_until
+from fake_graph import run_graph_until, the_tester_node
 from scenario_kit import SPEECH_DIR
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graph.json"
@@ -43,6 +44,7 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
         else:
             node["addon"] = "fake_sink"
             node["property"] = {}
+    graph["nodes"].append(the_tester_node())  # it only watches the records: no routes to it
     return graph
 
 

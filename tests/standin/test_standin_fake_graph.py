@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="uses the stand-in's extension path")
 
-from fake_graph import registry, run_graph_until  # noqa: E402
+from fake_graph import registry, run_graph_until, the_tester_node  # noqa: E402
 from fake_graph.audio_source import frame_sizes, load_pcm, sine_pcm, to_channels  # noqa: E402
 from ten_runtime import standin  # noqa: E402
 
@@ -56,6 +56,7 @@ def echo_graph(avatar_addon: str, tts_property: dict, main_property: dict | None
         {"type": "extension", "name": "avatar", "addon": avatar_addon, "extension_group": "avatar",
          "property": {}},
         {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
+        the_tester_node(),  # the tester only watches the records: no connections to it
     ]
     connections = [
         {"extension": "tts",  # forward form
@@ -161,3 +162,13 @@ def test_run_graph_until_reports_a_timeout(make_extension):
     tts = {"pace": 0, "utterances": [{"tone_hz": 300, "duration_ms": 40, "sample_rate": 16000}]}
     outcome = run_graph_until(echo_graph(avatar, tts), lambda r: False, timeout_s=0.3)
     assert not outcome.satisfied and outcome.error.error_code() == 8
+
+
+def test_run_graph_until_refuses_a_graph_without_the_tester_node_instead_of_hanging():
+    graph = echo_graph("fake_sink", {"utterances": []})
+    graph["nodes"] = [n for n in graph["nodes"] if n["name"] != standin.TESTER_NODE]
+    with pytest.raises(ValueError, match="does not list the tester's node"):
+        run_graph_until(graph, lambda r: True, timeout_s=1)
+    with pytest.raises(ValueError, match="does not list the tester's node"):
+        run_graph_until(json.dumps(graph), lambda r: True, timeout_s=1)
+    assert standin.active_runs() == []  # refused before anything started

@@ -218,7 +218,8 @@ class CollectWhere(AsyncExtensionTester):
 def test_all_extensions_share_one_loop_thread_apart_from_the_tester_and_the_caller(make_extension):
     addon = make_extension("threads", THREAD_REPORTER)
     graph = {
-        "nodes": [{"type": "extension", "name": f"n{i}", "addon": addon} for i in range(3)],
+        "nodes": [{"type": "extension", "name": f"n{i}", "addon": addon} for i in range(3)]
+        + [{"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}],
         "connections": [
             {"extension": f"n{i}", "data": [{"name": "where", "dest": [{"extension": "ten:test_extension"}]}]}
             for i in range(3)

@@ -16,11 +16,16 @@ from ten_runtime import (  # noqa: E402
     AsyncTenEnvTester,
     Data,
     LogLevel,
+    SendOptions,
     TenEnv,
+    TenErrorCode,
     register_addon_as_extension,
     standin,
 )
 from ten_runtime.addon import find_extension_folder  # noqa: E402
+from ten_runtime.graph import GraphError  # noqa: E402
+
+TESTER_NODE = {"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}
 
 LOGGING = """
 from . import helper  # relative imports inside the extension package work
@@ -111,6 +116,70 @@ def test_an_addon_module_that_registers_nothing_fails_the_run(make_extension):
         tester.run()
 
 
+def test_only_the_package_is_imported_so_its_init_must_import_the_addon_module(make_extension):
+    # As the real addon loader: `ten_packages.extension.<name>` is imported, never its addon.py.
+    addon = make_extension("init_without_addon", "class TestedExtension(AsyncExtension):\n    pass\n", init="")
+    tester = LogAndStop()
+    tester.set_test_mode_single(addon)
+    with pytest.raises(standin.StandinRunError) as failed:
+        tester.run()
+    message = str(failed.value)
+    assert f"Unable to find 'extension:{addon}' in registry" in message
+    assert "from . import addon" in message  # the fix
+    assert f"ten_packages.extension.{addon}" in sys.modules
+    assert f"ten_packages.extension.{addon}.addon" not in sys.modules
+    assert standin.last_run().fatal_errors[0].callback == "load"
+
+
+def test_a_graph_without_the_tester_node_fails_run_at_once_instead_of_hanging():
+    class Starts(AsyncExtensionTester):
+        started = False
+
+        async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+            self.started = True
+            ten_env.stop_test()
+
+    node = {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}
+    tester = Starts()
+    tester.set_test_mode_graph(json.dumps({"nodes": [node], "connections": []}))
+    with pytest.raises(GraphError, match="the graph has no tester node") as refused:
+        tester.run()
+    assert json.dumps(TESTER_NODE) in str(refused.value)  # what to add
+    assert not tester.started
+    # the name alone does not make the tester: its addon does
+    impostor = {"type": "extension", "name": "ten:test_extension", "addon": "standin_test_in_file_addon"}
+    tester.set_test_mode_graph(json.dumps({"nodes": [node, impostor]}))
+    with pytest.raises(GraphError, match="the graph has no tester node"):
+        tester.run()
+    tester.set_test_mode_graph(json.dumps({"nodes": [node, TESTER_NODE, dict(TESTER_NODE, name="again")]}))
+    with pytest.raises(GraphError, match="a graph has one tester"):
+        tester.run()
+    assert not tester.started
+    tester.set_test_mode_graph(json.dumps({"nodes": [node, TESTER_NODE]}))
+    assert tester.run() is None and tester.started
+
+
+def test_the_tester_node_may_have_another_name_and_is_routed_by_it():
+    # As in the real runtime: the node with the tester's addon is the tester, whatever its name.
+    class Pings(AsyncExtensionTester):
+        async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+            wait = SendOptions(wait_for_result=True)
+            self.routed = await ten_env.send_data(Data.create("ping"), wait)
+            self.unrouted = await ten_env.send_data(Data.create("other"), wait)
+            ten_env.stop_test()
+
+    tester = Pings()
+    tester.set_test_mode_graph(json.dumps({
+        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
+                  dict(TESTER_NODE, name="my_tester")],
+        "connections": [{"extension": "my_tester", "data": [{"name": "ping", "dest": [{"extension": "one"}]}]}],
+    }))
+    assert tester.run() is None
+    assert tester.routed is None
+    assert tester.unrouted.error_code() == TenErrorCode.ErrorCodeMsgNotConnected
+    assert any(r.node == "my_tester" for r in standin.last_run().messages if r.name == "ping")
+
+
 class InFileExtension(AsyncExtension):
     async def on_configure(self, ten_env: AsyncTenEnv) -> None:
         # on_configure always runs, even when the tester stops at once
@@ -127,7 +196,7 @@ def test_an_addon_registered_in_process_needs_no_folder(monkeypatch):
     monkeypatch.setenv("TEN_STANDIN_EXTENSION_PATH", "")
     tester = LogAndStop()
     tester.set_test_mode_graph(json.dumps({"nodes": [
-        {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}]}))
+        {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}, TESTER_NODE]}))
     assert tester.run() is None
     record = standin.last_run()
     assert "in-file extension one configured" in record.log_messages("one")
@@ -137,7 +206,7 @@ def test_an_addon_registered_in_process_needs_no_folder(monkeypatch):
 def test_graph_errors_fail_the_run():
     tester = AsyncExtensionTester()
     tester.set_test_mode_graph(json.dumps({
-        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}],
+        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}, TESTER_NODE],
         "connections": [{"extension": "one", "cmd": [{"name": "x", "dest": [{"extension": "ghost"}]}]}],
     }))
     with pytest.raises(Exception, match="'ghost', which is not a node of the graph"):

@@ -126,6 +126,20 @@ def test_buffer_alloc_lock_unlock_and_get_buf_is_a_copy(message_class):
         msg.unlock_buf(memoryview(bytearray(5)))
 
 
+def test_audio_frames_and_data_refuse_an_empty_buffer():
+    frame = AudioFrame.create("pcm_frame")
+    with pytest.raises(ValueError, match="^Invalid audio frame size.$"):
+        frame.alloc_buf(0)
+    assert frame.get_buf() == bytearray()  # a frame never given a buffer is empty
+    with pytest.raises(ValueError, match="^Invalid audio frame size.$"):
+        frame.alloc_buf(-1)
+    frame.alloc_buf(1)
+    assert len(frame.get_buf()) == 1
+    data = Data.create("d")
+    with pytest.raises(ValueError, match="^Invalid buffer size.$"):
+        data.alloc_buf(0)
+
+
 def test_clone_is_deep():
     frame = AudioFrame.create("pcm_frame")
     frame.alloc_buf(3)

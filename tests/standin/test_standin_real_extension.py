@@ -48,3 +48,43 @@ def test_real_extension_answers_flush_ok():
     import sys
     assert "ten_packages.extension.spatius_avatar_python.addon" in sys.modules
     assert record.fatal_errors == []
+
+
+def test_importing_only_the_package_registers_the_addon(tmp_path):
+    """What the real Python addon loader does: import `ten_packages.extension.<name>` and
+    nothing else. In a fresh process, so no earlier import can have registered it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("ten_runtime.standin", reason="loads the folder with the stand-in's loader")
+    repo = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys\n"
+        "from ten_runtime.addon import registered_addons, resolve_addon\n"
+        "info = resolve_addon('spatius_avatar_python')\n"
+        "assert 'ten_packages.extension.spatius_avatar_python.addon' in sys.modules\n"
+        "print(info.addon_class.__module__, registered_addons())\n"
+    )
+    environ = {**os.environ, "TEN_STANDIN_EXTENSION_PATH": str(repo),
+               "PYTHONPATH": str(repo / "testbed" / "ten_runtime_standin")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "ten_packages.extension.spatius_avatar_python.addon"
+
+
+def test_the_inputs_a_tts_or_main_control_sends_are_declared_by_name_only():
+    """With a property schema the runtime drops a payload that misfits it and aborts the
+    process on an empty-string key; the extension checks these payloads itself."""
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).resolve().parents[2] / "manifest.json").read_text())
+    api = manifest["api"]
+    inputs = api["cmd_in"] + api["data_in"] + api["audio_frame_in"]
+    assert {entry["name"] for entry in api["data_in"]} == {"tts_audio_start", "tts_audio_end", "finalize"}
+    assert [entry["name"] for entry in api["audio_frame_in"]] == ["pcm_frame"]
+    assert [entry for entry in inputs if set(entry) != {"name"}] == []

@@ -94,7 +94,8 @@ class Relayer(AsyncExtensionTester):
 def graph_of(addon: str, connections: list[dict]) -> str:
     report = {"extension": None, "data": [{"name": "seen", "dest": [{"extension": TESTER}]}]}
     return json.dumps({
-        "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")],
+        "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")]
+        + [{"type": "extension", "name": TESTER, "addon": TESTER}],
         "connections": connections + [dict(report, extension=n) for n in ("a", "b", "c")],
     })
 
@@ -261,3 +262,116 @@ def test_source_loc_names_the_sender(make_extension):
         {"extension": "a", "data": [{"name": "ping", "dest": [{"extension": "c"}]}]}]))
     assert tester.run() is None
     assert tester.seen == [("c", "data", "ping", "a")]
+
+
+EMPTY_KEY_API = {
+    "cmd_in": [{"name": "probe"}, {"name": "checked_cmd", "property": {"properties": {"x": {"type": "int32"}}}}],
+    "data_in": [
+        {"name": "checked", "property": {"properties": {"metadata": {"type": "object", "properties": {}}}}},
+        {"name": "by_name_only"},
+    ],
+    "audio_frame_in": [{"name": "pcm_frame", "property": {"properties": {
+        "metadata": {"type": "object", "properties": {}}}}}],
+}
+
+COUNTER = """
+class TestedExtension(AsyncExtension):
+    async def on_cmd(self, ten_env, cmd):
+        await ten_env.return_result(CmdResult.create(StatusCode.OK, cmd))
+
+    async def on_data(self, ten_env, data):
+        ten_env.log_info(f"got data {data.get_name()} {data.get_property_to_json(None)[0]}")
+
+    async def on_audio_frame(self, ten_env, frame):
+        ten_env.log_info(f"got frame {frame.get_property_to_json('metadata')[0]}")
+"""
+
+
+class SendThenStop(AsyncExtensionTester):
+    """Sends `messages`, then a cmd (answered after they were handled, same sender, FIFO)."""
+
+    def __init__(self, messages: list) -> None:
+        super().__init__()
+        self.messages = messages
+
+    async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+        for message in self.messages:
+            if isinstance(message, AudioFrame):
+                await ten_env.send_audio_frame(message)
+            elif isinstance(message, Cmd):
+                await ten_env.send_cmd(message)
+            else:
+                await ten_env.send_data(message)
+        await ten_env.send_cmd(Cmd.create("probe"))
+        ten_env.stop_test()
+
+
+def data_with(name: str, payload: dict) -> Data:
+    data = Data.create(name)
+    data.set_property_from_json(None, json.dumps(payload))
+    return data
+
+
+def cmd_with(payload: dict) -> Cmd:
+    cmd = Cmd.create("checked_cmd")
+    cmd.set_property_from_json(None, json.dumps(payload))
+    return cmd
+
+
+def frame_with_metadata(metadata: object) -> AudioFrame:
+    frame = AudioFrame.create("pcm_frame")
+    frame.set_property_from_json("metadata", json.dumps(metadata))
+    return frame
+
+
+def test_empty_keys_are_delivered_where_no_schema_validates_them(make_extension):
+    addon = make_extension("empty_keys_ok", COUNTER, api=EMPTY_KEY_API)
+    tester = SendThenStop([
+        data_with("by_name_only", {"": 1}),  # declared by name only: not validated
+        data_with("undeclared", {"": 1}),  # not declared: not validated
+        data_with("checked", {"metadata": {"a": {"": 1}}}),  # under an undeclared key
+        frame_with_metadata({"a": {"": 2}}),
+    ])
+    tester.set_test_mode_single(addon)
+    assert tester.run() is None
+    logs = standin.last_run().log_messages(addon)
+    assert 'got data by_name_only {"": 1}' in logs and 'got data undeclared {"": 1}' in logs
+    assert 'got data checked {"metadata": {"a": {"": 1}}}' in logs
+    assert 'got frame {"a": {"": 2}}' in logs
+
+
+@pytest.mark.parametrize(
+    ("message", "where"),
+    [
+        (lambda: data_with("checked", {"": 1, "metadata": {}}), "data 'checked' has an empty-string key \"\" in (the message's property root)"),
+        (lambda: data_with("checked", {"metadata": {"": 1}}), "data 'checked' has an empty-string key \"\" in metadata"),
+        (lambda: frame_with_metadata({"turn_id": 1, "": 1}), "audio_frame 'pcm_frame' has an empty-string key \"\" in metadata"),
+        (lambda: cmd_with({"x": 1, "": 2}), "cmd 'checked_cmd' has an empty-string key \"\" in (the message's property root)"),
+    ],
+)
+def test_an_empty_key_under_a_declared_schema_is_fatal(make_extension, message, where):
+    addon = make_extension("empty_keys_fatal", COUNTER, api=EMPTY_KEY_API)
+    tester = SendThenStop([message()])
+    tester.set_test_mode_single(addon)
+    with pytest.raises(standin.StandinRunError) as failed:
+        tester.run()
+    assert where in str(failed.value) and "SIGABRT" in str(failed.value)
+    record = standin.last_run()
+    assert not any(m.startswith("got ") for m in record.log_messages(addon))  # never delivered
+    assert record.fatal_errors[0].node == addon
+
+
+def test_an_empty_key_in_what_an_extension_sends_under_its_declared_schema_is_fatal(make_extension):
+    sender = """
+class TestedExtension(AsyncExtension):
+    async def on_start(self, ten_env):
+        report = Data.create("report")
+        report.set_property_from_json(None, json.dumps({"metadata": {"": "echoed"}}))
+        await ten_env.send_data(report)
+"""
+    addon = make_extension("empty_key_out", sender, api={"data_out": [{"name": "report", "property": {
+        "properties": {"metadata": {"type": "object", "properties": {}}}}}]})
+    tester = AsyncExtensionTester()
+    tester.set_test_mode_single(addon)
+    with pytest.raises(standin.StandinRunError, match="data 'report' has an empty-string key .* data_out"):
+        tester.run()

@@ -1,11 +1,12 @@
 """Addons: registration by decorator and resolution of an addon name the way a TEN app
 does it: an addon already registered, else an extension folder found through the env var
-TEN_STANDIN_EXTENSION_PATH, imported as `ten_packages.extension.<name>` and then its
-`addon` module (which registers the addon)."""
+TEN_STANDIN_EXTENSION_PATH, imported as the package `ten_packages.extension.<name>` and
+nothing more. As with the real Python addon loader, the package's `__init__.py` must
+import the module that registers the addon (`from . import addon`): the loader never
+imports `addon.py` itself."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 import os
@@ -133,14 +134,15 @@ def _import_extension_folder(name: str) -> None:
         except Exception as exc:
             del sys.modules[package]
             raise AddonLoadError(f"importing {package} from {folder} failed: {exc!r}") from exc
-    try:
-        importlib.import_module(f"{package}.addon")
-    except Exception as exc:
-        raise AddonLoadError(f"importing {package}.addon from {folder} failed: {exc!r}") from exc
+    # The real loader imports the package only, never `<package>.addon`.
     if name not in _registry:
+        imported = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith(package + "."))
         raise AddonLoadError(
-            f"{folder / 'addon.py'} was imported but did not register addon '{name}' "
-            "with @register_addon_as_extension"
+            f"Unable to find 'extension:{name}' in registry: the package {package} "
+            f"({folder}) was imported but did not register addon '{name}' with "
+            f"@register_addon_as_extension (modules it imported: {imported or 'none'}). "
+            "The TEN addon loader imports only the package: its __init__.py must import the "
+            "module that registers the addon, e.g. `from . import addon`."
         )
 
 

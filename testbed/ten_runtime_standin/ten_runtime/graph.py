@@ -3,6 +3,12 @@
 `source` items and `names` lists are turned into forward routes
 (sender, kind, message name) -> receivers. Single mode is a graph of the tester and one
 extension where everything either sends goes to the other.
+
+Graph mode takes the graph as given, as the real tester does: the tester is a node of it,
+`{"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}` (the
+addon makes it the tester; the real runtime accepts another name too, and routes by it),
+and it sends and receives only through the graph's connections. A graph without such a
+node is refused (the real tester never runs its on_start and blocks in run() forever).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MESSAGE_KINDS = ("cmd", "data", "audio_frame", "video_frame")
-# The tester's node name (the real runtime's name for its test extension).
+# The tester's addon, and its node's name in single mode and in graphs as usually written.
 TESTER_NODE = "ten:test_extension"
+TESTER_ADDON = "ten:test_extension"
 
 
 class GraphError(ValueError):
@@ -34,6 +41,8 @@ class GraphSpec:
     routes: dict[tuple[str, str, str], list[str]]
     # Single mode: sender -> the one receiver of everything it sends.
     catch_all: dict[str, str] = field(default_factory=dict)
+    # The tester's node name (its node's name in graph mode).
+    tester: str = TESTER_NODE
 
     def destinations(self, sender: str, kind: str, name: str) -> list[str]:
         routed = self.routes.get((sender, kind, name))
@@ -65,26 +74,42 @@ def parse_graph(graph_json: str) -> GraphSpec:
     if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
         raise GraphError('a graph is an object with a "nodes" list')
     nodes: list[NodeSpec] = []
+    tester: str | None = None
     for raw in graph["nodes"]:
+        if not isinstance(raw, dict):
+            raise GraphError(f"a node must be an object, not {raw!r}")
         if raw.get("type", "extension") != "extension":
             raise GraphError(f"node {raw.get('name')!r}: only extension nodes are supported")
         name, addon = raw.get("name"), raw.get("addon")
         if not isinstance(name, str) or not isinstance(addon, str):
             raise GraphError(f"node {raw!r} needs a string name and addon")
-        if any(node.name == name for node in nodes) or name == TESTER_NODE:
+        if any(node.name == name for node in nodes) or name == tester:
             raise GraphError(f"node name {name!r} is used twice")
+        if addon == TESTER_ADDON:
+            if tester is not None:
+                raise GraphError(f"nodes {tester!r} and {name!r} both have the tester's addon "
+                                 f"{TESTER_ADDON!r}: a graph has one tester")
+            tester = name
+            continue  # the tester itself, not an extension to load
         node_property = raw.get("property") or {}
         if not isinstance(node_property, dict):
             raise GraphError(f"node {name!r}: property must be an object")
         nodes.append(NodeSpec(name, addon, node_property))
-    known = {node.name for node in nodes} | {TESTER_NODE}
+    if tester is None:
+        raise GraphError(
+            f"the graph has no tester node: set_test_mode_graph takes the graph as given, so "
+            f"it must list {_tester_node_text()} among its nodes (with connections to and "
+            "from it for whatever the tester sends or receives). Without it the real tester "
+            "never runs on_start and run() blocks forever."
+        )
+    known = {node.name for node in nodes} | {tester}
     routes: dict[tuple[str, str, str], list[str]] = {}
     for connection in graph.get("connections") or []:
         owner = _known(connection.get("extension"), known, "connection")
         for kind in MESSAGE_KINDS:
             for item in connection.get(kind) or []:
                 _add_item_routes(routes, owner, kind, item, known)
-    return GraphSpec(nodes=nodes, routes=routes)
+    return GraphSpec(nodes=nodes, routes=routes, tester=tester)
 
 
 def _add_item_routes(
@@ -108,6 +133,10 @@ def _add_item_routes(
             receivers = routes.setdefault((sender, kind, name), [])
             if receiver not in receivers:
                 receivers.append(receiver)
+
+
+def _tester_node_text() -> str:
+    return json.dumps({"type": "extension", "name": TESTER_NODE, "addon": TESTER_ADDON})
 
 
 def _known(name: Any, known: set[str], what: str) -> str:

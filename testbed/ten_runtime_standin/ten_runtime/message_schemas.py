@@ -1,12 +1,13 @@
 """Message checks against a manifest's `api` (cmd_in, cmd_out, data_in, data_out,
 audio_frame_in/out, video_frame_in/out), by message name. Names the manifest does not
-declare, and nodes without a manifest, are not checked."""
+declare, names declared without a `property` schema, and nodes without a manifest, are
+not checked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .value_types import ValueTypeError, conform_object
+from .value_types import ValueTypeError, conform_object, empty_key_path
 
 _KINDS = ("cmd", "data", "audio_frame", "video_frame")
 
@@ -24,6 +25,19 @@ class MessageSchemas:
 
     def is_declared(self, direction: str, kind: str, name: str) -> bool:
         return (direction, kind, name) in self._declared
+
+    def fatal(self, direction: str, kind: str, name: str, properties: dict[str, Any]) -> str | None:
+        """Why checking the message would abort the real process (an empty-string key in
+        an object its declared schema validates), or None."""
+        schema = self._declared.get((direction, kind, name))
+        if not schema:
+            return None
+        where = empty_key_path(properties, schema)
+        if where is None:
+            return None
+        return (f"{kind} '{name}' has an empty-string key \"\" in {where}, which {kind}_{direction} "
+                "of the manifest declares a schema for: the real runtime's schema check fails "
+                "an assertion there and aborts the whole process (SIGABRT)")
 
     def misfit(self, direction: str, kind: str, name: str, properties: dict[str, Any]) -> str | None:
         """Why the message does not fit its declared schema, or None if it fits or is not

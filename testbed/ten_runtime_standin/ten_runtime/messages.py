@@ -206,6 +206,11 @@ class Data(_BufferMixin, Msg):
         super().__init__(name)
         self._init_buf()
 
+    def alloc_buf(self, size: int) -> None:
+        if size <= 0:  # as the real runtime
+            raise ValueError("Invalid buffer size.")
+        super().alloc_buf(size)
+
     def _copy_payload_from(self, other: Msg) -> None:
         self._copy_buf_from(other)  # type: ignore[arg-type]
 
@@ -229,6 +234,13 @@ class AudioFrame(_BufferMixin, Msg):
 
     def _copy_payload_from(self, other: Msg) -> None:
         self._copy_buf_from(other)  # type: ignore[arg-type]
+
+    def alloc_buf(self, size: int) -> None:
+        # The real runtime refuses an empty (or negative) audio buffer; a frame that is
+        # never given a buffer is empty.
+        if size <= 0:
+            raise ValueError("Invalid audio frame size.")
+        super().alloc_buf(size)
 
     def get_timestamp(self) -> int:
         return self._timestamp

@@ -20,7 +20,7 @@ from .cmd_tracker import CmdTracker, PendingCmd
 from .enums import LogLevel, TenErrorCode
 from .error import TenError, generic_error
 from .extension import AsyncExtension
-from .graph import TESTER_NODE, GraphSpec, NodeSpec
+from .graph import GraphSpec, NodeSpec
 from .log import emit_log
 from .loop_thread import LoopThread
 from .message_schemas import MessageSchemas
@@ -36,6 +36,10 @@ CREATE_INSTANCE_TIMEOUT_S = 10.0
 # before the stand-in gives up on it and fails the run.
 STOP_TIMEOUT_S = 30.0
 LOOP_STOP_GRACE_S = 3.0
+
+
+class SchemaAbort(RuntimeError):
+    """The real runtime's schema code fails an assertion on this message (SIGABRT)."""
 
 
 class GraphRuntime:
@@ -87,11 +91,11 @@ class GraphRuntime:
                 return False
             self._hosts[node.name] = host
         tester_host = NodeHost(
-            self, TESTER_NODE, self._tester, self.tester_loop, MessageSchemas(None),
+            self, self.spec.tester, self._tester, self.tester_loop, MessageSchemas(None),
             ("on_init", "on_start"),
         )
         tester_host.env = self._tester_env_factory(tester_host)
-        self._hosts[TESTER_NODE] = tester_host
+        self._hosts[self.spec.tester] = tester_host
         return True
 
     def _build_extension(self, node: NodeSpec) -> NodeHost | None:
@@ -146,8 +150,8 @@ class GraphRuntime:
         return instance
 
     def _run_graph(self) -> None:
-        extensions = [h for name, h in self._hosts.items() if name != TESTER_NODE]
-        tester = self._hosts[TESTER_NODE]
+        extensions = [h for name, h in self._hosts.items() if name != self.spec.tester]
+        tester = self._hosts[self.spec.tester]
         lifecycles = {h.name: h.loop_thread.submit(h.lifecycle()) for h in extensions}
         tester_lifecycle = tester.loop_thread.submit(tester.lifecycle())
 
@@ -164,7 +168,7 @@ class GraphRuntime:
             self._note_auto_answer(pending.name, pending.sender, pending.receivers,
                                    "graph_stopped")
         tester.request_stop()
-        self._wait_lifecycle(TESTER_NODE, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
+        self._wait_lifecycle(self.spec.tester, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
 
     def _wait_lifecycle(self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float) -> None:
         try:
@@ -250,6 +254,8 @@ class GraphRuntime:
             return TenError(TenErrorCode.ErrorCodeMsgNotConnected,
                             f"Failed to find destination of a 'cmd' message '{name}' from graph.")
         properties = cmd._properties()
+        if self._schema_abort(sender, "out", cmd, properties):
+            return generic_error(f"fatal: cmd '{name}' aborted the process")
         problem = sender.schemas.misfit("out", "cmd", name, properties)
         if problem:
             sender.log(LogLevel.WARN, f"not sent: {problem}")
@@ -266,6 +272,8 @@ class GraphRuntime:
         ))
         self.record_message(sender, "out", cmd)
         for receiver in receivers:
+            if self._schema_abort(receiver, "in", cmd, properties):
+                continue
             problem = receiver.schemas.misfit("in", "cmd", name, properties)
             if problem:
                 receiver.log(LogLevel.WARN, f"rejected with ERROR: {problem}")
@@ -284,6 +292,8 @@ class GraphRuntime:
                 f"Failed to find destination of a '{kind}' message '{name}' from graph.",
             ) if wait_for_result else None
         properties = msg._properties()
+        if self._schema_abort(sender, "out", msg, properties):
+            return generic_error(f"fatal: {kind} '{name}' aborted the process") if wait_for_result else None
         problem = sender.schemas.misfit("out", kind, name, properties)
         if problem:
             sender.log(LogLevel.WARN, f"not sent: {problem}")
@@ -291,6 +301,8 @@ class GraphRuntime:
         self.record_message(sender, "out", msg)
         error: TenError | None = None
         for receiver in receivers:
+            if self._schema_abort(receiver, "in", msg, properties):
+                continue
             problem = receiver.schemas.misfit("in", kind, name, properties)
             if problem:
                 receiver.log(LogLevel.WARN, f"dropped: {problem}")
@@ -298,6 +310,15 @@ class GraphRuntime:
                 continue
             receiver.post(msg._copy_for_delivery(sender.loc))
         return error if wait_for_result else None
+
+    def _schema_abort(self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]) -> bool:
+        """A message whose schema check would abort the real process (an empty-string key
+        under a declared schema): fatal for the run, like an escaped exception."""
+        problem = node.schemas.fatal(direction, msg.KIND, msg.get_name(), properties)
+        if problem is None:
+            return False
+        self.fail(node.name, f"{msg.KIND}_{direction} schema check", SchemaAbort(problem))
+        return True
 
     def return_result(self, answerer: NodeHost, result: CmdResult) -> TenError | None:
         delivered = result._copy_for_delivery(answerer.loc)

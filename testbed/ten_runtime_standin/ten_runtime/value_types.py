@@ -3,6 +3,8 @@
 
 Mirrors the real runtime: no string-to-number conversion, integer ranges by declared width,
 ints accepted (and widened) where a float is declared, `required` properties enforced.
+An empty-string key in an object the schema validates is not a misfit but a crash of the
+real runtime's schema code (an assertion: SIGABRT); `empty_key_path` finds one.
 """
 
 from __future__ import annotations
@@ -110,3 +112,31 @@ def _unsupported(value: Any, type_name: str, path: str) -> ValueTypeError:
     return ValueTypeError(
         f"{path}: unsupported conversion from `{json_type_name(value)}` to `{type_name}`"
     )
+
+
+def empty_key_path(value: Any, schema: dict[str, Any], path: str = "") -> str | None:
+    """Where an object that `schema` (an object schema) validates holds the key "": the
+    object itself, or an object declared inside it (`type: object`, also as array items).
+    None when there is none. Objects under undeclared keys are not validated."""
+    if not isinstance(value, dict):
+        return None
+    if "" in value:
+        return path or "(the message's property root)"
+    for key, declared in (schema.get("properties") or {}).items():
+        if key in value:
+            found = _empty_key_in(value[key], declared, _join(path, key))
+            if found is not None:
+                return found
+    return None
+
+
+def _empty_key_in(value: Any, declared: dict[str, Any], path: str) -> str | None:
+    type_name = declared.get("type")
+    if type_name == "object":
+        return empty_key_path(value, declared, path)
+    if type_name == "array" and isinstance(value, list) and declared.get("items"):
+        for index, item in enumerate(value):
+            found = _empty_key_in(item, declared["items"], f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
