@@ -21,7 +21,8 @@ from typing import Any
 from ..config import ConfigError, ConfigProblem, load_config, parse_uid
 from .declared_types import declared_type_findings
 from .findings import Finding, Masker, error, warning
-from .paths import DEFAULT_SCHEMA_DIR, MANIFEST_FILE, PROPERTY_FILE
+from .paths import MANIFEST_FILE, PROPERTY_FILE
+from .paths import schema_dir as default_schema_dir
 from .properties import (
     EnvUse,
     Resolved,
@@ -99,8 +100,10 @@ def add_parser(commands: Any) -> None:
         help="KEY=VALUE variables (a .env file) used for ${env:...} on top of the current environment",
     )
     parser.add_argument(
-        "--schema-dir", type=Path, default=DEFAULT_SCHEMA_DIR, metavar="DIR",
-        help="the TEN JSON schemas (default: ../shared/schemas/ten next to the extension; skipped when absent)",
+        "--schema-dir", type=Path, default=None, metavar="DIR",
+        help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
+        "as it is (default: $TEN_SCHEMA_DIR, else ../shared/schemas/ten beside the extension; the schema "
+        "check is skipped with a note when there are none)",
     )
     parser.set_defaults(run=run)
 
@@ -120,7 +123,7 @@ def check(
     expected: Kind | None = None,
     node: str | None = None,
     env_file: Path | None = None,
-    schema_dir: Path = DEFAULT_SCHEMA_DIR,
+    schema_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Report:
     """Everything `check` finds in `path` (None: the extension's own property.json)."""
@@ -147,7 +150,7 @@ def check(
     if expected is Kind.PROPERTY:
         kind = Kind.PROPERTY
 
-    schemas = load_schemas(schema_dir)
+    schemas = load_schemas(schema_dir or default_schema_dir())
     if isinstance(schemas, str):
         report.notes.append(f"TEN schema check skipped: {schemas}")
     else:
