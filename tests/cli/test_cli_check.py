@@ -79,8 +79,10 @@ BROKEN_CASES = {
     "out_of_range_int.json": "avatar.max_buffered_audio_ms: 4294967296 is out of the int32 range",
     "bool_as_string.json": "dump: is a JSON string but manifest.json declares bool",
     "uid_zero.json": "params.agora_uid: '0' is not a non-zero 32-bit unsigned integer",
+    # The fix extends the graph's own flush route of main_control instead of proposing a new block.
     "no_flush_route.json": 'cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps '
-    'speaking. Fix: route flush to it: {"extension": "main_control", "cmd": [{"name": "flush", "dest": [{"extension": "avatar"}]}]}',
+    'speaking. Fix: route flush to it: in the connection of main_control, add {"extension": "avatar"} to the dest '
+    'of its cmd flush route: {"name": "flush", "dest": [{"extension": "llm"}, {"extension": "tts"}, {"extension": "avatar"}]}',
     "no_pcm_route.json": "no audio_frame pcm_frame is routed to the avatar",
     "no_end_of_speech_route.json": "neither data tts_audio_end nor finalize is routed to the avatar",
     "tts_audio_to_agora_rtc.json": "ERROR tts -> agora_rtc wiring: the TTS audio (pcm_frame from tts) goes to both "
