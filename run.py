@@ -5,7 +5,8 @@ Creates .venv, installs requirements-dev.txt when it changed, installs the syste
 library when it is missing and can be installed (Debian/Ubuntu as root, or Homebrew),
 then runs the demo on the built-in Spatius emulator or the test suite. Extra arguments
 are passed on (e.g. `python3 run.py test -k flush`, `python3 run.py demo --wav my.wav`).
-Other commands run the CLI: `python3 run.py check examples/graph.json`.
+Other commands run the CLI: `python3 run.py check examples/graph.json`. Ctrl-C and SIGTERM
+are handed to the command, which stops as it would by itself; run.py then exits 130 / 143.
 """
 
 from __future__ import annotations
