@@ -18,23 +18,22 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "testbed"))  # speech_fixtures
 
 from spatius.audio_encoder import OggOpusStreamEncoder  # noqa: E402
 
 from spatius_avatar_python.audio import AudioConditioner, PcmFormat  # noqa: E402
 from spatius_avatar_python.opus import OggOpusRequestEncoder  # noqa: E402
 
-SPEECH_DIR = REPO.parent / "shared" / "fixtures" / "speech"
 OUT_RATE = 24000
 FRAME_MS = 20
 
 
 def speech(rate: int) -> np.ndarray:
-    """Real speech when the shared fixtures are present, else noise of the same length."""
-    path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-    if path.is_file():
-        return np.frombuffer(path.read_bytes(), dtype=np.int16)
-    return np.random.default_rng(rate).integers(-8000, 8000, int(rate * 20.3), dtype=np.int16)
+    """The project's speech fixture at `rate`."""
+    from speech_fixtures import speech_pcm
+
+    return np.frombuffer(speech_pcm(rate), dtype=np.int16)
 
 
 def frames(samples: np.ndarray, rate: int, channels: int) -> list[bytes]:

@@ -14,7 +14,6 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,22 +29,15 @@ from ten_runtime import (
     StatusCode,
 )
 
+from speech_fixtures import speech_pcm
+
 ADDON = "spatius_avatar_python"
-SPEECH_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "speech"
 HANG_GUARD_S = 60.0  # generous: only against hangs
 
 
 def speech(rate: int = 24000, seconds: float | None = None) -> bytes:
-    """Real speech (mono s16le) from shared/, or a voiced tone where shared/ is absent."""
-    path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-    if path.exists():
-        pcm = path.read_bytes()
-    else:
-        t = np.arange(int(rate * 20)) / rate
-        pcm = (np.sin(2 * np.pi * 180 * t) * 6000 * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.int16).tobytes()
-    if seconds is not None:
-        pcm = pcm[: int(rate * seconds) * 2]
-    return pcm
+    """The project's speech fixture (mono s16le), optionally its first `seconds`."""
+    return speech_pcm(rate, seconds)
 
 
 def stereo(mono: bytes, right_gain: float = 1.0) -> bytes:

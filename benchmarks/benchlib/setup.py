@@ -9,7 +9,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "testbed"
-SPEECH_DIR = REPO.parent / "shared" / "fixtures" / "speech"
 RESULTS_DIR = REPO / "benchmarks" / "results"
 
 
@@ -25,7 +24,8 @@ def prepare_paths() -> None:
 
 
 def speech_file(rate: int) -> Path:
-    path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-    if not path.is_file():
-        raise SystemExit(f"the benchmarks need the speech fixtures: {path} is missing")
-    return path
+    """The project's speech fixture at `rate` (FLAC, which the scripted TTS decodes)."""
+    prepare_paths()
+    from speech_fixtures import fixture_path
+
+    return fixture_path(rate)

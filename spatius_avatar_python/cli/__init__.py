@@ -7,6 +7,7 @@ command and sets `run(args) -> exit code` as its default.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from . import check, demo, emulator, stream
@@ -25,10 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed by argparse
         return exit_.code if isinstance(exit_.code, int) else 2
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:  # Ctrl-C: the command's own cleanup (finally, with) has run
+        print(f"\n{args.command}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED

@@ -13,7 +13,7 @@ from typing import Any
 from .check import ADDON, Kind, detect_kind, predefined_graphs
 from .findings import Masker
 from .paths import PROPERTY_FILE
-from .properties import deep_merge, read_env_file, resolve_env, secret_values
+from .properties import deep_merge, defines, read_env_file, resolve_env, secret_values
 
 
 class AvatarSourceError(ValueError):
@@ -32,10 +32,13 @@ def environment(base: Mapping[str, str], env_file: Path | None) -> dict[str, str
 
 def avatar_properties(
     env: Mapping[str, str], *, property_file: Path | None = None, graph_file: Path | None = None,
-    node: str | None = None, masker: Masker | None = None,
+    node: str | None = None, masker: Masker | None = None, origins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The merged, resolved properties; secrets found on the way are added to `masker`."""
-    defaults = resolve_env(_read_json(PROPERTY_FILE), env)
+    """The merged, resolved properties; secrets found on the way are added to `masker`.
+    `origins`, when given, is filled with where each property that the user can change comes
+    from: "the environment variable VAR" or "FILE" (given in the property or graph file)."""
+    defaults_raw = _read_json(PROPERTY_FILE)
+    defaults = resolve_env(defaults_raw, env)
     raw: Any = {}
     if property_file is not None:
         raw = _read_json(property_file)
@@ -47,7 +50,20 @@ def avatar_properties(
     if masker is not None:
         masker.add(secret_values(defaults))
         masker.add(secret_values(resolved))
+    if origins is not None:
+        given = property_file or graph_file
+        origins.update({use.path: f"the environment variable {use.var}" for use in defaults.uses
+                        if not defines(raw, use.path)})
+        for path, _ in _leaves(raw, ""):
+            origins[path] = str(given)
+        origins.update({use.path: f"the environment variable {use.var}" for use in resolved.uses})
     return deep_merge(defaults.value, resolved.value)
+
+
+def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        return [leaf for key, child in value.items() for leaf in _leaves(child, f"{path}.{key}" if path else str(key))]
+    return [(path, value)]
 
 
 def _node_property(document: Any, path: Path, node: str | None) -> Any:

@@ -21,7 +21,8 @@ from typing import Any
 from ..config import ConfigError, ConfigProblem, load_config, parse_uid
 from .declared_types import declared_type_findings
 from .findings import Finding, Masker, error, warning
-from .paths import DEFAULT_SCHEMA_DIR, MANIFEST_FILE, PROPERTY_FILE
+from .paths import MANIFEST_FILE, PROPERTY_FILE
+from .paths import schema_dir as default_schema_dir
 from .properties import (
     EnvUse,
     Resolved,
@@ -34,6 +35,7 @@ from .properties import (
     secret_values,
 )
 from .ten_schemas import TenSchemas, load_schemas
+from .secrets_in_files import literal_secret_findings
 from .wiring import wiring_findings
 
 ADDON = "spatius_avatar_python"
@@ -95,12 +97,19 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--node", metavar="NAME", help=f'the avatar node (default: every node with "addon": "{ADDON}")')
     parser.add_argument(
+        "--channel", metavar="NAME",
+        help='check as if the TEN agent server had injected this session channel into every node whose property '
+        'has a "channel" key (as it does at start; without this option an empty "channel" there is a note)',
+    )
+    parser.add_argument(
         "--env-file", type=Path, metavar="FILE",
         help="KEY=VALUE variables (a .env file) used for ${env:...} on top of the current environment",
     )
     parser.add_argument(
-        "--schema-dir", type=Path, default=DEFAULT_SCHEMA_DIR, metavar="DIR",
-        help="the TEN JSON schemas (default: ../shared/schemas/ten next to the extension; skipped when absent)",
+        "--schema-dir", type=Path, default=None, metavar="DIR",
+        help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
+        "as it is (default: $TEN_SCHEMA_DIR, else ../shared/schemas/ten beside the extension; the schema "
+        "check is skipped with a note when there are none)",
     )
     parser.set_defaults(run=run)
 
@@ -108,7 +117,8 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     path = args.file or args.property or args.graph
     expected = Kind.PROPERTY if args.property else (Kind.GRAPH if args.graph else None)
-    report = check(path, expected=expected, node=args.node, env_file=args.env_file, schema_dir=args.schema_dir)
+    report = check(path, expected=expected, node=args.node, env_file=args.env_file, schema_dir=args.schema_dir,
+                   channel=args.channel)
     for line in report.lines(str(path) if path else f"{PROPERTY_FILE.name} (the extension's defaults)"):
         print(line)
     return 1 if report.errors else 0
@@ -120,8 +130,9 @@ def check(
     expected: Kind | None = None,
     node: str | None = None,
     env_file: Path | None = None,
-    schema_dir: Path = DEFAULT_SCHEMA_DIR,
+    schema_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    channel: str | None = None,
 ) -> Report:
     """Everything `check` finds in `path` (None: the extension's own property.json)."""
     report = Report()
@@ -147,7 +158,7 @@ def check(
     if expected is Kind.PROPERTY:
         kind = Kind.PROPERTY
 
-    schemas = load_schemas(schema_dir)
+    schemas = load_schemas(schema_dir or default_schema_dir())
     if isinstance(schemas, str):
         report.notes.append(f"TEN schema check skipped: {schemas}")
     else:
@@ -156,35 +167,45 @@ def check(
     defaults = resolve_env(defaults_raw, env)
     _report_missing_env(defaults, "property.json (extension defaults)", report)
     report.masker.add(secret_values(defaults))
-    checker = _AvatarChecker(manifest.get("api", {}).get("property", {}), defaults, env, report)
+    checker = _AvatarChecker(manifest.get("api", {}).get("property", {}), defaults, env, report, channel)
     if kind is Kind.PROPERTY:
         _report_missing_env(resolve_env(document, env), "", report)
+        if path is not None:
+            report.findings += literal_secret_findings(document, "", avatar=True)
         checker.check(document, "")
         report.checked.append("avatar properties")
     elif kind is Kind.CONVO_AI:
         _check_convo_ai(document, checker, env, report)
     else:
         graphs = [("", document)] if kind is Kind.GRAPH else predefined_graphs(document)
-        found = sum(_check_graph(graph, name, node, checker, env, report) for name, graph in graphs)
+        declared = _declared_messages(manifest)
+        found = sum(_check_graph(graph, name, node, checker, env, report, declared) for name, graph in graphs)
         if not found:
-            which = f"named {node!r}" if node else f'with "addon": "{ADDON}"'
-            report.findings.append(error(str(path), f"no avatar node {which} in the graph", "add the avatar node, or name it with --node"))
+            report.findings.append(_no_avatar_finding(str(path), graphs, node))
     return report
 
 
 class _AvatarChecker:
     """One avatar node's merged properties: declared types, then the configuration rules."""
 
-    def __init__(self, declared: Mapping[str, Any], defaults: Resolved, env: Mapping[str, str], report: Report) -> None:
+    def __init__(self, declared: Mapping[str, Any], defaults: Resolved, env: Mapping[str, str], report: Report,
+                 channel: str | None = None) -> None:
         self.declared = {"type": "object", **declared}
         self.defaults = defaults
         self.examples = dict(_flatten(defaults.value))
         self.env = env
         self.report = report
+        self.channel = channel  # --channel: what the TEN agent server would inject
 
     def check(self, raw: Any, where: str) -> dict[str, Any]:
         """Report the node's problems under `where`; return its merged, resolved properties."""
-        node = resolve_env(raw if isinstance(raw, Mapping) else {}, self.env)
+        raw = raw if isinstance(raw, Mapping) else {}
+        injected = "channel" in raw  # the TEN agent server fills in a channel key at start
+        if injected and self.channel is not None:
+            raw = {**raw, "channel": self.channel}
+            self.report.notes.append(
+                f"{join(where, 'channel')}: checked with the channel {self.channel!r} injected, as the TEN agent server does at start")
+        node = resolve_env(raw, self.env)
         merged = deep_merge(self.defaults.value, node.value)
         uses = {u.path: u for u in self.defaults.uses if not defines(raw, u.path)}
         uses.update({u.path: u for u in node.uses})
@@ -201,6 +222,17 @@ class _AvatarChecker:
                     continue  # already reported, with the runtime's consequence
                 if (use := uses.get(problem.path)) and use.stops_app:
                     continue  # the unset variable is reported: the app would not even start
+                if problem.path == "params.agora_channel":
+                    if injected:
+                        self.report.notes.append(
+                            f'{join(where, "channel")} is "": the TEN agent server fills in the session\'s channel at start '
+                            '(on every node whose property has a "channel" key), so it is checked as if it had; '
+                            "outside the playground set params.agora_channel. --channel NAME checks with a channel")
+                        continue
+                    findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or (
+                        'set params.agora_channel, or add "channel": "" to the avatar node\'s property so that '
+                        "the TEN agent server injects each session's channel at start")))
+                    continue
                 findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix))
         self.report.findings += [f.at(where) for f in findings]
         return merged
@@ -221,7 +253,8 @@ def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
     return fix
 
 
-def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str], report: Report) -> int:
+def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str],
+                 report: Report, declared: Mapping[str, set[str]]) -> int:
     """Check the avatar nodes of one graph; return how many there were."""
     if not isinstance(graph, Mapping):
         return 0
@@ -230,11 +263,30 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
     if not avatars:
         return 0
     prefix = f"{graph_name}/" if graph_name else ""
+    other_vendor = [a for a in avatars if a.get("addon") != ADDON]
+    for avatar in other_vendor:  # --node named a node of another addon: not ours to validate
+        report.findings.append(error(
+            f"{prefix}{avatar.get('name')}",
+            f"uses addon {avatar.get('addon')!r}, not {ADDON}: check validates Spatius avatar nodes only",
+            f'to swap the avatar vendor, set "addon": "{ADDON}" on it and give it the Spatius property '
+            "(see examples/graph.json), then check again",
+        ))
+    avatars = [a for a in avatars if a.get("addon") == ADDON]
+    if not avatars:
+        return len(other_vendor)
     properties: dict[str, Any] = {}
+    injected: set[str] = set()
     for item in nodes:
-        resolved = resolve_env(item.get("property") or {}, env)
+        raw = item.get("property") if isinstance(item.get("property"), Mapping) else {}
+        if "channel" in raw:
+            injected.add(str(item.get("name")))
+            if checker.channel is not None:
+                raw = {**raw, "channel": checker.channel}
+        resolved = resolve_env(raw, env)
         _report_missing_env(resolved, f"{prefix}{item.get('name', '?')}", report)
         report.masker.add(secret_values(resolved))
+        report.findings += literal_secret_findings(
+            item.get("property"), f"{prefix}{item.get('name', '?')}", avatar=item.get("addon") == ADDON)
         properties[str(item.get("name"))] = resolved.value
     for avatar in avatars:
         name = str(avatar.get("name"))
@@ -242,10 +294,41 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         properties[name] = merged
         uid = parse_uid(merged["params"]["agora_uid"]) if _uid_text(merged) else None
         channel = _avatar_channel(merged)
-        wiring = wiring_findings(graph, name, properties, uid, channel)
+        wiring = wiring_findings(graph, name, properties, uid, channel, declared, injected)
         report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in wiring]
         report.checked.append(f"node {prefix}{name}")
-    return len(avatars)
+    return len(avatars) + len(other_vendor)
+
+
+def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The message names manifest.json's api declares, per list (cmd_in, data_out, ...)."""
+    api = manifest.get("api") if isinstance(manifest.get("api"), Mapping) else {}
+    return {
+        f"{kind}_{direction}": {item["name"] for item in api.get(f"{kind}_{direction}") or []
+                                if isinstance(item, Mapping) and "name" in item}
+        for kind in ("cmd", "data", "audio_frame", "video_frame")
+        for direction in ("in", "out")
+    }
+
+
+def _no_avatar_finding(label: str, graphs: list[tuple[str, Any]], node: str | None) -> Finding:
+    """No avatar node: say which nodes look like another vendor's avatar, and how to swap."""
+    if node:
+        return error(label, f"no avatar node named {node!r} in the graph", f'name a node with "addon": "{ADDON}" with --node')
+    others = [
+        f"{f'{name}/' if name else ''}{n.get('name')} ({n.get('addon')})"
+        for name, graph in graphs if isinstance(graph, Mapping)
+        for n in graph.get("nodes") or [] if isinstance(n, Mapping)
+        and "avatar" in f"{n.get('name', '')} {n.get('addon', '')}".lower()
+    ]
+    if others:
+        return error(
+            label, f'no node with "addon": "{ADDON}"; the avatar nodes here are another vendor\'s: {", ".join(others)}',
+            f'to use Spatius, set "addon": "{ADDON}" on the avatar node and give it the Spatius property '
+            "(see examples/graph.json); check then reports what else the swap needs",
+        )
+    return error(label, f'no avatar node with "addon": "{ADDON}" in the graph',
+                 "add the avatar node and its connections (see examples/graph.json)")
 
 
 def _check_convo_ai(document: Mapping[str, Any], checker: _AvatarChecker, env: Mapping[str, str], report: Report) -> None:

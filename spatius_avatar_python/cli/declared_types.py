@@ -5,11 +5,12 @@ The TEN runtime checks them at start and converts nothing: a mismatch aborts the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from .findings import Finding, error, warning
-from .properties import join
+from .properties import is_secret_name, join
 
 INT_RANGES = {
     f"{sign}int{bits}": ((0, 2**bits - 1) if sign else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1))
@@ -52,9 +53,23 @@ def _fits(value: Any, declared: str) -> bool:
     return False  # buf and ptr cannot be written in JSON
 
 
-def _how_to_write(path: str, declared: str, example: Any) -> str:
+def _as_number(value: Any) -> int | float | None:
+    """The number a mistyped value means (`"24000"` -> 24000), if it plainly is one."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value.strip())
+            except ValueError:
+                continue
+    return None
+
+
+def _how_to_write(path: str, declared: str, example: Any, given: Any = None, secret: bool = False) -> str:
+    """How to write `path`; the example is the user's own value, retyped, where it has one."""
     if declared in INT_RANGES or declared in FLOAT_TYPES:
-        sample = example if isinstance(example, (int, float)) and not isinstance(example, bool) else 0
+        own = None if secret else _as_number(given)
+        sample = own if own is not None else (
+            example if isinstance(example, (int, float)) and not isinstance(example, bool) else 0)
         return (
             f"write {path} as a JSON number without quotes, e.g. {sample} "
             "(an ${env:...} placeholder always gives a string: never use one for a number)"
@@ -62,6 +77,8 @@ def _how_to_write(path: str, declared: str, example: Any) -> str:
     if declared == "bool":
         return f"write {path} as true or false, without quotes"
     if declared == "string":
+        if not secret and isinstance(given, (int, float)) and not isinstance(given, bool):
+            return f"write {path} in quotes as a JSON string: {json.dumps(str(given))}"
         return f'write {path} in quotes as a JSON string, e.g. "{example if isinstance(example, str) and example else "..."}"'
     return f"write {path} as a JSON {declared}"
 
@@ -86,7 +103,9 @@ def declared_type_findings(
         what = f"is a JSON {json_type(value)} but manifest.json declares {kind}; {ABORT}"
         if path in from_env:
             what += " (the value comes from an ${env:...} placeholder, which always gives a string)"
-        return [error(path, what, _how_to_write(path, kind, examples.get(path)))]
+        secret = is_secret_name(path.rsplit(".", 1)[-1])
+        given = None if path in from_env else value  # a placeholder's value is the environment's
+        return [error(path, what, _how_to_write(path, kind, examples.get(path), given, secret))]
     if kind in INT_RANGES:
         low, high = INT_RANGES[kind]
         if not low <= value <= high:

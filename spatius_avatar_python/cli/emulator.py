@@ -1,7 +1,10 @@
-"""`emulator`: run the Spatius service emulator in the foreground for a real TEN app.
+"""`emulator`: run the Spatius service emulator in the foreground, for `stream` or a real
+TEN app.
 
 The emulator itself is the test bed's (`testbed/spatius_emulator`); this command starts
-it and prints the avatar node `property` that points an extension at it.
+it, prints the avatar node `property` that points an extension at it (and, with
+--write-property, writes it to a file for `stream --property`), then logs one line per
+session accepted or refused, request, interrupt and error until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -9,10 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import signal
+from pathlib import Path
 from typing import Any
 
+from .emulator_log import EmulatorLog
+from .findings import Masker
 from .paths import use_testbed
+
+POLL_S = 0.1  # how often the session log looks for news
 
 # Emulator options passed through as they are; the emulator's own parser owns their defaults.
 _PASSED_THROUGH: dict[str, tuple[type, str]] = {
@@ -40,6 +49,9 @@ def add_parser(commands: Any) -> None:
         parser.add_argument(option, type=kind, help=help_text)
     parser.add_argument("--channel", default="ten_agent_test", help="Agora channel for the printed properties (default %(default)s)")
     parser.add_argument("--uid", default="2001", help="the avatar's Agora UID for the printed properties (default %(default)s)")
+    parser.add_argument("--write-property", type=Path, metavar="FILE",
+                        help="also write the avatar property to FILE, for `stream --property FILE`")
+    parser.add_argument("--quiet", action="store_true", help="no line per session, request, interrupt or refusal")
     parser.set_defaults(run=run)
 
 
@@ -56,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     emulator_args = emulator_cli.parse_args(argv)
     config = emulator_cli.config_from_args(emulator_args)
 
+    stopped_by: list[int] = []
+
     async def serve() -> None:
+        stopped = asyncio.Event()  # from the start, so that a signal at any moment stops it cleanly
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda number=sig: (stopped_by.append(number), stopped.set()))
         emulator = SpatiusEmulator(config)
         await emulator.start(emulator_args.host, emulator_args.port)
         try:
@@ -64,15 +82,28 @@ def run(args: argparse.Namespace) -> int:
             props["params"].update(agora_channel=args.channel, agora_uid=args.uid)
             print(f"Spatius emulator listening on {emulator.base_url} (Ctrl-C stops it)")
             print("The avatar node's \"property\" in your graph, to use it:")
-            print(json.dumps(props, indent=2), flush=True)
-            stopped = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stopped.set)
-            await stopped.wait()
+            print(json.dumps(props, indent=2))
+            if args.write_property is not None:
+                args.write_property.write_text(json.dumps(props, indent=2) + "\n", encoding="utf-8")
+                print(f"Written to {args.write_property}. Stream speech to it from another terminal:")
+                print(f"  python3 run.py stream --property {shlex.quote(str(args.write_property))}   (the built-in sample, or add a file)")
+            else:
+                print("To stream speech to it: run again with --write-property FILE, then `python3 run.py stream --property FILE`")
+            print("" if args.quiet else "Sessions, requests, interrupts and refusals (--quiet turns this off):", flush=True)
+            masker = Masker([*config.api_keys, config.agora_app_cert or ""])
+            log = None if args.quiet else EmulatorLog(emulator.recording, lambda line: print(line, flush=True), masker)
+            while not stopped.is_set():
+                if log is not None:
+                    log.poll()
+                try:
+                    await asyncio.wait_for(stopped.wait(), POLL_S)
+                except asyncio.TimeoutError:
+                    pass
+            if log is not None:
+                log.poll()
         finally:
             await emulator.stop()
         print("Spatius emulator stopped", flush=True)
 
     asyncio.run(serve())
-    return 0
+    return 128 + stopped_by[0] if stopped_by else 0  # 130 after Ctrl-C, 143 after SIGTERM

@@ -4,6 +4,7 @@ and cut into utterances at its pauses."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from ..audio import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, downmix_to_m
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SAMPLE_FILE = ASSETS_DIR / "sample_speech.ogg"
-# The built-in sample's natural pauses (seconds), found once by ear and by energy: three
-# utterances of 4.7, 3.2 and 2.9 s.
-SAMPLE_CUTS_S = (4.66, 7.90)
+# The middles of the sample's pauses, written by the script that made it
+# (testbed/speech_fixtures/make_speech.py): the demo's utterances.
+SAMPLE_FACTS_FILE = ASSETS_DIR / "sample_speech.json"
 FALLBACK_RATE = 24000  # files at rates a TTS never sends are resampled to this
 
 FRAME_S = 0.02
@@ -137,6 +138,7 @@ def _pause_middles(silent: np.ndarray, min_frames: int) -> list[int]:
 def sample_utterances() -> tuple[Speech, list[tuple[int, int]]]:
     """The built-in sample and its fixed utterance cuts."""
     speech = read_speech(SAMPLE_FILE)
-    cuts = [int(seconds * speech.sample_rate) for seconds in SAMPLE_CUTS_S]
+    facts = json.loads(SAMPLE_FACTS_FILE.read_text(encoding="utf-8"))
+    cuts = [int(seconds * speech.sample_rate) for seconds in facts["cuts_s"]]
     bounds = [0, *cuts, len(speech.samples)]
     return speech, list(zip(bounds, bounds[1:]))

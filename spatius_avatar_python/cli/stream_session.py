@@ -42,7 +42,9 @@ class StreamOutcome:
 Progress = Callable[[float, float], None]  # (seconds sent, total seconds)
 
 
-async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, progress: Progress) -> StreamOutcome:
+async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, progress: Progress,
+                      on_connected: Callable[[float], None] | None = None) -> StreamOutcome:
+    """Stream `speech`; `on_connected(connect_ms)` is called as soon as the session is ready."""
     outcome = StreamOutcome()
     connected, ended, failed = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
@@ -55,6 +57,8 @@ async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, prog
         if "connect_ms" in metrics and outcome.connect_ms is None:
             outcome.connect_ms = metrics["connect_ms"]
             connected.set()
+            if on_connected is not None:
+                on_connected(outcome.connect_ms)
         if "request_audio_seconds" in metrics:
             outcome.request_s = metrics["request_audio_seconds"]
             ended.set()

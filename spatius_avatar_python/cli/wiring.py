@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ..config import parse_uid
@@ -20,9 +20,19 @@ class Route(NamedTuple):
     dst: str
 
 
-def forward_routes(graph: Mapping[str, Any]) -> set[Route]:
-    """Every route as `src -> dst`, with `source` items and `names` lists expanded."""
-    routes: set[Route] = set()
+class Origin(NamedTuple):
+    """Where the graph file writes a route: the connection block of `owner`, its `kind`
+    list, and whether the item names the other end in `dest` or in `source`."""
+
+    owner: str
+    kind: str
+    form: str  # "dest" or "source"
+
+
+def route_origins(graph: Mapping[str, Any]) -> dict[Route, list[Origin]]:
+    """Every route as `src -> dst` (`source` items and `names` lists expanded), with where
+    the file writes it."""
+    routes: dict[Route, list[Origin]] = {}
     for connection in graph.get("connections") or []:
         owner = connection.get("extension") if isinstance(connection, Mapping) else None
         if not owner:
@@ -35,9 +45,16 @@ def forward_routes(graph: Mapping[str, Any]) -> set[Route]:
                 dests = [d["extension"] for d in item.get("dest") or [] if isinstance(d, Mapping) and "extension" in d]
                 sources = [s["extension"] for s in item.get("source") or [] if isinstance(s, Mapping) and "extension" in s]
                 for name in names:
-                    routes.update(Route(kind, name, owner, dst) for dst in dests)
-                    routes.update(Route(kind, name, src, owner) for src in sources)
+                    for dst in dests:
+                        routes.setdefault(Route(kind, name, owner, dst), []).append(Origin(owner, kind, "dest"))
+                    for src in sources:
+                        routes.setdefault(Route(kind, name, src, owner), []).append(Origin(owner, kind, "source"))
     return routes
+
+
+def forward_routes(graph: Mapping[str, Any]) -> set[Route]:
+    """Every route as `src -> dst`, with `source` items and `names` lists expanded."""
+    return set(route_origins(graph))
 
 
 def is_agora_rtc(node: Mapping[str, Any]) -> bool:
@@ -52,13 +69,72 @@ def _uid(value: Any) -> int | None:
     return parse_uid(value) if isinstance(value, str) else None
 
 
-def _route_snippet(owner: str, kind: str, name: str, dst: str) -> str:
-    return json.dumps({"extension": owner, kind: [{"name": name, "dest": [{"extension": dst}]}]})
+def _connection(graph: Mapping[str, Any], owner: str) -> Mapping[str, Any] | None:
+    for connection in graph.get("connections") or []:
+        if isinstance(connection, Mapping) and connection.get("extension") == owner:
+            return connection
+    return None
+
+
+def _names_of(item: Mapping[str, Any]) -> list[str]:
+    return ([item["name"]] if "name" in item else []) + list(item.get("names") or [])
+
+
+def route_fix(graph: Mapping[str, Any], owner: str, kind: str, name: str, dst: str) -> str:
+    """How to add the route `owner --kind name--> dst`, in the graph's own blocks: extend the
+    item that already routes that message, else add an item to the owner's block, else add
+    the block."""
+    connection = _connection(graph, owner)
+    target = {"extension": dst}
+    if connection is None:
+        return "add this connection: " + json.dumps({"extension": owner, kind: [{"name": name, "dest": [target]}]})
+    for item in connection.get(kind) or []:
+        if isinstance(item, Mapping) and name in _names_of(item) and isinstance(item.get("dest"), list):
+            changed = {**item, "dest": [*item["dest"], target]}
+            return (f"in the connection of {owner}, add {json.dumps(target)} to the dest of its {kind} "
+                    f"{name} route: {json.dumps(changed)}")
+    item = {"name": name, "dest": [target]}
+    return f'in the connection of {owner}, add to its "{kind}" list: {json.dumps(item)}'
+
+
+def _removal_fix(graph: Mapping[str, Any], route: Route, origins: list[Origin]) -> str:
+    """How to remove the route `route`, where the file writes it."""
+    fixes = []
+    for origin in origins:
+        other = {"extension": route.dst if origin.form == "dest" else route.src}
+        connection = _connection(graph, origin.owner) or {}
+        for item in connection.get(origin.kind) or []:
+            if not isinstance(item, Mapping) or route.name not in _names_of(item) or other not in (item.get(origin.form) or []):
+                continue
+            ends = item.get(origin.form) or []
+            where = f"the connection of {origin.owner}"
+            if len(_names_of(item)) == 1 and len(ends) == 1:
+                fixes.append(f"remove the {origin.kind} item {json.dumps(item)} from {where}")
+            elif len(ends) == 1:
+                fixes.append(f'take "{route.name}" out of the names of the {origin.kind} item {json.dumps(item)} in {where}')
+            elif len(_names_of(item)) == 1:
+                fixes.append(f"remove {json.dumps(other)} from the {origin.form} of the {origin.kind} {route.name} item in {where}")
+            else:
+                fixes.append(f'in {where}, route "{route.name}" in an item of its own without {json.dumps(other)} '
+                             f"(the item {json.dumps(item)} routes several messages)")
+    return "; and ".join(dict.fromkeys(fixes)) or "remove the route"
 
 
 def _guess(nodes: Iterable[Mapping[str, Any]], word: str, default: str) -> str:
     found = [n["name"] for n in nodes if word in str(n.get("name", "")) or word in str(n.get("addon", ""))]
     return found[0] if len(found) == 1 else default
+
+
+# Messages other avatar vendors' graphs route that a Spatius avatar neither takes nor sends,
+# and what to say about them.
+_LEFTOVER_HINTS = {
+    ("in", "data", "tts_text_input"): "the Spatius avatar speaks the audio the TTS sends it as pcm_frame, not text: "
+    "send the text to the TTS node",
+    ("out", "audio_frame", "pcm_frame"): "with Agora egress the Spatius Motion Server publishes the agent's voice "
+    "into the channel itself",
+    ("out", "video_frame", "video_frame"): "a Spatius avatar sends no video: the Motion Server publishes motion data, "
+    "and the client renders the avatar",
+}
 
 
 def wiring_findings(
@@ -67,11 +143,16 @@ def wiring_findings(
     properties: Mapping[str, Mapping[str, Any]],
     avatar_uid: int | None,
     avatar_channel: str,
+    declared: Mapping[str, Collection[str]] | None = None,
+    injected: Collection[str] = (),
 ) -> list[Finding]:
-    """Problems in how `avatar` is wired; `properties` are the nodes' resolved properties."""
+    """Problems in how `avatar` is wired; `properties` are the nodes' resolved properties,
+    `declared` the message names of the manifest's api ({"cmd_in": [...], ...}) and
+    `injected` the nodes whose channel the TEN agent server fills in at start."""
     nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping) and n.get("name")]
     by_name = {n["name"]: n for n in nodes}
-    routes = forward_routes(graph)
+    origins = route_origins(graph)
+    routes = set(origins)
     into = {r for r in routes if r.dst == avatar}
     out = {r for r in routes if r.src == avatar}
     where = f"{avatar} wiring"
@@ -82,13 +163,15 @@ def wiring_findings(
     if not audio_sources:
         findings.append(error(
             where, "no audio_frame pcm_frame is routed to the avatar: it never gets the agent's voice",
-            f"route the TTS node's pcm_frame to it: {_route_snippet(tts_name, 'audio_frame', 'pcm_frame', avatar)}",
+            f"route the TTS node's pcm_frame to it: {route_fix(graph, tts_name, 'audio_frame', 'pcm_frame', avatar)}",
         ))
     for src in audio_sources:
         if src in by_name and is_agora_rtc(by_name[src]):
             findings.append(error(
                 where, f"pcm_frame from {src} (agora_rtc: the user's microphone) is routed to the avatar, "
-                "so it would lip-sync the user", f"route pcm_frame to {avatar} only from the TTS node",
+                "so it would lip-sync the user", f"route pcm_frame to {avatar} only from the TTS node: "
+                + _removal_fix(graph, Route("audio_frame", "pcm_frame", src, avatar),
+                               origins[Route("audio_frame", "pcm_frame", src, avatar)]),
             ))
     for route in sorted(routes):
         if route.kind == "audio_frame" and route.name == "pcm_frame" and route.src in audio_sources:
@@ -98,7 +181,7 @@ def wiring_findings(
                     f"{route.src} -> {route.dst} wiring",
                     f"the TTS audio (pcm_frame from {route.src}) goes to both {avatar} and the agora_rtc node "
                     f"{route.dst}: the user hears the voice twice (Spatius publishes it into the channel)",
-                    f"remove the pcm_frame route from {route.src} to {route.dst}",
+                    _removal_fix(graph, route, origins[route]),
                 ))
 
     if not any(r.kind == "data" and r.name in END_OF_SPEECH for r in into):
@@ -106,24 +189,57 @@ def wiring_findings(
             where, "neither data tts_audio_end nor finalize is routed to the avatar: it cannot tell "
             "when the agent's speech is complete, so the avatar's last words are cut or delayed",
             f"route tts_audio_end (and tts_audio_start) from the TTS node: "
-            f"{_route_snippet(tts_name, 'data', 'tts_audio_end', avatar)}",
+            f"{route_fix(graph, tts_name, 'data', 'tts_audio_end', avatar)}",
         ))
     if not any(r.kind == "cmd" and r.name == "flush" for r in into):
         flushers = sorted({r.src for r in routes if r.kind == "cmd" and r.name == "flush" and r.src != avatar})
-        control = flushers[0] if flushers else _guess(nodes, "control", "<the node that handles interruptions>")
+        # The node that already interrupts the TTS is the one to interrupt the avatar too.
+        of_tts = [f for f in flushers if Route("cmd", "flush", f, tts_name) in routes]
+        control = (of_tts or [f for f in flushers if "control" in f] or flushers
+                   or [_guess(nodes, "control", "<the node that handles interruptions>")])[0]
         findings.append(error(
             where, "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps speaking",
-            f"route flush to it: {_route_snippet(control, 'cmd', 'flush', avatar)}",
+            f"route flush to it: {route_fix(graph, control, 'cmd', 'flush', avatar)}",
         ))
-    for name in ("error", "metrics"):
+    for name, plural in (("error", "errors"), ("metrics", "metrics")):
         if not any(r.kind == "data" and r.name == name for r in out):
             findings.append(warning(
-                where, f"the avatar's data {name} goes nowhere, so its {name} are lost",
-                f"route it, e.g. {_route_snippet(avatar, 'data', name, _guess(nodes, 'control', 'main_control'))}",
+                where, f"the avatar's data {name} goes nowhere, so its {plural} are lost",
+                f"route it: {route_fix(graph, avatar, 'data', name, _guess(nodes, 'control', 'main_control'))}",
             ))
+    if declared is not None:
+        findings += _undeclared_findings(graph, avatar, into | out, origins, declared)
 
     findings += _uid_findings(nodes, properties, avatar, avatar_uid)
-    findings += _channel_findings(nodes, properties, avatar, avatar_channel)
+    findings += _channel_findings(nodes, properties, avatar, avatar_channel, set(injected))
+    return findings
+
+
+def _undeclared_findings(
+    graph: Mapping[str, Any], avatar: str, routes: set[Route], origins: Mapping[Route, list[Origin]],
+    declared: Mapping[str, Collection[str]],
+) -> list[Finding]:
+    """Routes of messages to or from the avatar that its manifest does not declare: the
+    avatar ignores what comes in and never sends what goes out (often what is left of
+    another avatar vendor's wiring)."""
+    findings = []
+    for route in sorted(routes):
+        direction = "in" if route.dst == avatar else "out"
+        if route.name in declared.get(f"{route.kind}_{direction}", ()):
+            continue
+        hint = _LEFTOVER_HINTS.get((direction, route.kind, route.name))
+        if direction == "in":
+            what = (f"{route.src} sends {route.kind} {route.name} to the avatar, which does not take it (manifest.json "
+                    f"declares no {route.kind}_in {route.name}): whatever {route.src} expects of it does not happen")
+        else:
+            what = (f"the avatar never sends {route.kind} {route.name} (manifest.json declares no {route.kind}_out "
+                    f"{route.name}), so the route to {route.dst} carries nothing")
+        if hint:
+            what += f"; {hint}"
+        findings.append(warning(
+            f"{route.src} -> {route.dst} wiring", what,
+            "if it is left over from another avatar's wiring: " + _removal_fix(graph, route, origins[route]),
+        ))
     return findings
 
 
@@ -153,10 +269,20 @@ def _uid_findings(
 
 
 def _channel_findings(
-    nodes: list[Mapping[str, Any]], properties: Mapping[str, Mapping[str, Any]], avatar: str, avatar_channel: str
+    nodes: list[Mapping[str, Any]], properties: Mapping[str, Mapping[str, Any]], avatar: str, avatar_channel: str,
+    injected: set[str],
 ) -> list[Finding]:
     findings = []
     for node in nodes:
+        if is_agora_rtc(node) and node["name"] in injected and avatar not in injected and avatar_channel:
+            findings.append(warning(
+                f"{avatar}.channel",
+                f"the TEN agent server puts {node['name']} into each session's own channel, but the avatar's property "
+                f"has no \"channel\" key, so it always publishes into {avatar_channel!r} "
+                "and the user sees no avatar",
+                f'add "channel": "" to the property of {avatar}: the server then injects the session\'s channel there too',
+            ))
+            continue
         channel = properties.get(node["name"], {}).get("channel")
         if is_agora_rtc(node) and isinstance(channel, str) and channel and avatar_channel and channel != avatar_channel:
             findings.append(warning(

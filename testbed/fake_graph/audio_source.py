@@ -1,5 +1,6 @@
-"""PCM for the scripted TTS: a raw s16le file or a sine tone, as interleaved s16le with the
-wanted channel count, cut into frames (optionally of odd byte sizes)."""
+"""PCM for the scripted TTS: a raw s16le file, a mono audio file (the speech fixtures' FLAC)
+or a sine tone, as interleaved s16le with the wanted channel count, cut into frames
+(optionally of odd byte sizes)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+
+# Files decoded with soundfile; any other suffix is read as raw s16le.
+AUDIO_FILE_SUFFIXES = (".flac", ".wav", ".ogg")
 
 
 def load_pcm(path: str | Path, sample_rate: int, offset_ms: int = 0, max_ms: int | None = None) -> bytes:
-    """Mono s16le from a raw file recorded at `sample_rate`, optionally a window of it."""
-    data = Path(path).read_bytes()
+    """Mono s16le from a file recorded at `sample_rate` (raw s16le, or a mono FLAC/WAV/Ogg
+    file at that rate), optionally a window of it."""
+    path = Path(path)
+    if path.suffix.lower() in AUDIO_FILE_SUFFIXES:
+        samples, file_rate = sf.read(path, dtype="int16")
+        if file_rate != sample_rate or samples.ndim != 1:
+            raise ValueError(f"{path} is not mono at {sample_rate} Hz")
+        data = samples.astype("<i2").tobytes()
+    else:
+        data = path.read_bytes()
     start = 2 * (sample_rate * offset_ms // 1000)
     end = len(data) if max_ms is None else start + 2 * (sample_rate * max_ms // 1000)
     window = data[start:end]

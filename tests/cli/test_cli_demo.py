@@ -66,13 +66,13 @@ def assert_report_matches_recording(text: str, emulator, sent_first_s: float) ->
 def test_demo_with_the_built_in_sample(emulators: list, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--pace", PACE]) == 0, capsys.readouterr().out
     text = capsys.readouterr().out
-    assert "the built-in sample, 10.8 s at 24000 Hz in 3 utterances (4.7 s, 3.2 s, 2.9 s)" in text
+    assert "the built-in sample, 11.7 s at 24000 Hz in 3 utterances (4.5 s, 4.0 s, 3.2 s)" in text
     assert "main_control: the user barges in, flush sent" in text  # the live narration (plain output)
     assert "\x1b[" not in text  # no terminal control codes when stdout is not a terminal
     (emulator,) = emulators
     (session,) = emulator.recording.sessions
     assert session.audio_format == "ogg_opus" and session.sample_rate == 24000
-    assert_report_matches_recording(text, emulator, sent_first_s=4.66)
+    assert_report_matches_recording(text, emulator, sent_first_s=4.456)
 
 
 def voiced_bursts(rate: int, bursts_s: list[float], gap_s: float) -> np.ndarray:

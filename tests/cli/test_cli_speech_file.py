@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from spatius_avatar_python.cli.speech_file import (
+    SAMPLE_FACTS_FILE,
     SAMPLE_FILE,
     SpeechFileError,
     read_speech,
@@ -19,12 +22,17 @@ from spatius_avatar_python.cli.speech_file import (
 
 def test_the_built_in_sample_is_small_speech_in_three_utterances() -> None:
     assert SAMPLE_FILE.stat().st_size < 60_000
-    notice = (SAMPLE_FILE.parent / "NOTICE").read_text()
-    assert "Copyright (c) 2026 spatialwalk" in notice and "Permission is hereby granted" in notice
+    facts = json.loads(SAMPLE_FACTS_FILE.read_text())
+    assert facts["made_by"] == "testbed/speech_fixtures/make_speech.py"
     speech, bounds = sample_utterances()
     assert (speech.sample_rate, speech.channels) == (24000, 1)
-    assert speech.duration_s == pytest.approx(10.8, abs=0.01)
-    assert [round((end - start) / 24000, 2) for start, end in bounds] == [4.66, 3.24, 2.9]
+    assert speech.duration_s == pytest.approx(facts["duration_s"], abs=0.01)
+    assert speech.duration_s == pytest.approx(11.67, abs=0.01)
+    assert [round((end - start) / 24000, 2) for start, end in bounds] == [4.46, 4.0, 3.22]
+    # Each cut is in real silence: 0.3 s around it holds nothing audible.
+    mono = speech.mono().astype(np.int32)
+    for start, _ in bounds[1:]:
+        assert np.abs(mono[start - 7200 : start + 7200]).max() < 200
     # The fixed cuts sit in pauses: the energy-based cuts land within 0.15 s of them.
     found = split_at_pauses(speech.mono(), speech.sample_rate)
     assert [start for start, _ in found[1:]] == pytest.approx([s for s, _ in bounds[1:]], abs=0.15 * 24000)
@@ -54,3 +62,15 @@ def test_a_file_that_is_not_audio_says_which_formats_work(tmp_path: Path) -> Non
     path.write_text("not audio")
     with pytest.raises(SpeechFileError, match="Use WAV, FLAC, OGG"):
         read_speech(path)
+
+
+def test_the_sample_and_the_fixtures_are_made_by_the_projects_own_script() -> None:
+    # No third-party recording: the sample's text is the one the script synthesizes, and the
+    # assets carry no licence notice of someone else's audio.
+    script = (Path(__file__).resolve().parents[2] / "testbed" / "speech_fixtures" / "make_speech.py").read_text()
+    facts = json.loads(SAMPLE_FACTS_FILE.read_text())
+    for sentence in facts["text"]:
+        assert json.dumps(sentence) in script
+    assert re.search(r'"espeak-ng", "-v"', script)
+    assert sorted(p.name for p in SAMPLE_FILE.parent.iterdir() if p.name != "__pycache__") == [
+        "README.md", "sample_speech.json", "sample_speech.ogg"]

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import numpy as np
 import pytest
 import spatius
 from spatius_emulator.sdk_client import SessionEvents, new_sdk_session
+from speech_fixtures import speech_pcm
 
 pytestmark = pytest.mark.usefixtures("sdk_telemetry_off")
 
-SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "speech"
-
-
 def speech(rate: int, seconds: float) -> bytes:
-    path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-    if path.exists():
-        return path.read_bytes()[: int(rate * seconds) * 2]
-    # Without ../shared, a deterministic voiced-like signal stands in for speech.
-    t = np.arange(int(rate * seconds)) / rate
-    wave = 6000 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    return wave.astype("<i2").tobytes()
+    return speech_pcm(rate, seconds)
 
 
 async def send_request(session, pcm: bytes, chunk_bytes: int) -> str:

@@ -24,6 +24,9 @@ from typing import Any
 
 import pytest
 
+# The one skip CI allows (TEN schema validations without the schema files), for the whole suite.
+pytest_plugins = ["tests.schema_skips"]
+
 EXTENSION_ADDON = "spatius_avatar_python"
 # Property names whose values are credentials, wherever they appear in a node property.
 SECRET_PROPERTY_NAMES = frozenset({"spatius_api_key", "agora_appcert", "agora_token"})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
 from fake_graph import run_graph_until, the_tester_node
-from scenario_kit import SPEECH_DIR
+from speech_fixtures import fixture_path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graph.json"
 
@@ -49,11 +49,7 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
 
 
 def test_example_graph_wiring_carries_speech_barge_in_and_reports(emulator, emulator_props, sdk_telemetry_off):
-    speech_file = SPEECH_DIR / "speech_24000hz_s16le_mono.pcm"
-    if not speech_file.exists():
-        import pytest
-
-        pytest.skip(f"needs the speech fixtures in {SPEECH_DIR}")
+    speech_file = fixture_path(24000)  # FLAC: the scripted TTS decodes it
     graph = example_in_fake_graph(emulator_props, speech_file)
 
     def done(records) -> bool:

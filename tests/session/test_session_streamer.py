@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 from spatius_emulator.faults import Drop, HandshakeError, RuntimeServerError, TokenRefusal, Trigger, UpgradeRefusal
 from spatius_emulator import service_errors as se
+from speech_fixtures import speech_pcm
 
 from spatius_avatar_python.audio import PcmFormat
 from spatius_avatar_python.config import load_config
 from spatius_avatar_python.pipeline import SpeechPipeline
 from spatius_avatar_python.streamer import AvatarStreamer, StreamerEvents, StreamerState, backoff_delay
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "speech"
 
 
 @pytest.fixture(autouse=True)
@@ -30,12 +28,7 @@ def _telemetry_off(sdk_telemetry_off):
 
 
 def speech_24k() -> bytes:
-    path = FIXTURES / "speech_24000hz_s16le_mono.pcm"
-    if path.exists():
-        return path.read_bytes()
-    # Without shared/ (a user's machine): a tone is enough for these tests.
-    t = np.arange(24000 * 5) / 24000
-    return (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16).tobytes()
+    return speech_pcm(24000)
 
 
 class Harness:

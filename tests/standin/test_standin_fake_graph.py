@@ -11,9 +11,10 @@ pytest.importorskip("ten_runtime.standin", reason="uses the stand-in's extension
 
 from fake_graph import registry, run_graph_until, the_tester_node  # noqa: E402
 from fake_graph.audio_source import frame_sizes, load_pcm, sine_pcm, to_channels  # noqa: E402
+from speech_fixtures import fixture_path  # noqa: E402
 from ten_runtime import standin  # noqa: E402
 
-SPEECH_24K = Path(__file__).resolve().parents[3] / "shared/fixtures/speech/speech_24000hz_s16le_mono.pcm"
+SPEECH_24K = fixture_path(24000)  # FLAC: the scripted TTS decodes it
 
 ECHO_AVATAR = """
 class TestedExtension(AsyncExtension):
@@ -79,7 +80,6 @@ def sink_metrics(records) -> list[dict]:
     return [m.properties for m in records.node("sink").received_of("data", "metrics")]
 
 
-@pytest.mark.skipif(not SPEECH_24K.is_file(), reason=f"speech fixture missing: {SPEECH_24K}")
 def test_tts_audio_flows_through_the_avatar_to_the_sink_exactly(make_extension):
     avatar = make_extension("echo_avatar", ECHO_AVATAR, api=ECHO_API)
     tts = {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soxr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from speech_fixtures import speech_pcm
 
 from spatius_avatar_python.audio import (
     AudioConditioner,
@@ -19,7 +20,6 @@ from spatius_avatar_python.audio import (
     downmix_to_mono,
 )
 
-SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "speech"
 OUT_RATE = 24000
 # soxr dithers its int16 output, so a stream cut into frames and the same stream in one
 # call differ by the dither alone: a couple of LSB.
@@ -47,15 +47,8 @@ def run_in_frames(
 
 @pytest.fixture
 def speech_fixture() -> Callable[[int], bytes]:
-    """Raw mono s16le speech from the shared fixtures, at a given rate."""
-
-    def load(rate: int) -> bytes:
-        path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-        if not path.is_file():
-            pytest.skip(f"shared speech fixture not found: {path}")
-        return path.read_bytes()
-
-    return load
+    """Raw mono s16le speech from the project's fixtures, at a given rate."""
+    return speech_pcm
 
 
 def as_int16(data: bytes) -> np.ndarray:

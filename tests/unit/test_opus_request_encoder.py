@@ -9,7 +9,6 @@ import struct
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spatius.audio_encoder import OggOpusStreamEncoder
 from spatius.session_config import OggOpusEncoderConfig
+from speech_fixtures import speech_pcm
 
 from spatius_avatar_python.opus import (
     OPUS_SAMPLE_RATES,
@@ -27,7 +27,6 @@ from spatius_avatar_python.opus import (
     shared_executor,
 )
 
-SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "speech"
 PRE_SKIP_48K = 312  # what the SDK writes in OpusHead
 
 
@@ -106,10 +105,7 @@ def best_correlation(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 
 
 
 def speech(rate: int) -> bytes:
-    path = SPEECH_DIR / f"speech_{rate}hz_s16le_mono.pcm"
-    if not path.is_file():
-        pytest.skip(f"shared speech fixture not found: {path}")
-    return path.read_bytes()
+    return speech_pcm(rate)
 
 
 def tone(rate: int, seconds: float, freq: float) -> bytes:
