@@ -193,8 +193,9 @@ async def test_rollover_to_a_fresh_session_at_a_pause(emulator, emulator_props):
     h.say(speech, turn=1)
     await asyncio.to_thread(emulator.wait_for_ended_requests, 1, 10)
     await until(lambda: len(emulator.recording.connections) >= 2 and emulator.recording.connections[1].confirmed_at, timeout=10)
+    await until(lambda: h.streamer.stats.rollovers == 1 and emulator.recording.connections[0].closed, timeout=10)
     first, second = emulator.recording.connections[:2]
-    assert first.closed_by == "client"
+    assert first.closed_by == "client"  # retired once its audio had played
     assert not h.failures  # a planned rollover is no failure
     h.say(speech, turn=2)
     await asyncio.to_thread(emulator.wait_for_ended_requests, 2, 10)
