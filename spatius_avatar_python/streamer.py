@@ -58,6 +58,7 @@ PREPARED_TOKEN_MAX_AGE = 0.5  # share of the session lifetime a prefetched token
 # Audio written this shortly before a loss was noticed may never have reached the service
 # (the socket's buffers, a close on its way): it counts as lost even if "played" by the clock.
 IN_FLIGHT_S = 0.25
+TIMER_CHECK_S = 0.1  # deadlines are seconds apart: no need to look at them per frame
 
 
 class StreamerState(enum.Enum):
@@ -263,6 +264,8 @@ class AvatarStreamer:
         self._internal_reported: set[str] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._timer_due = False
+        self._timers_checked_at = float("-inf")
         self._hard_rollover_warned = False
 
     # ----- what the TEN callbacks call (synchronous, never blocking: they only post) -----
@@ -358,22 +361,32 @@ class AvatarStreamer:
                         self._internal_error(error, "handling a command")
             if self._state in (StreamerState.FAILED, StreamerState.CLOSED):
                 break
-            await self._guarded(self._on_time())
+            # Timers: when the timer fired, else at most every TIMER_CHECK_S (not per frame).
+            now = self._clock()
+            if self._timer_due or now - self._timers_checked_at >= TIMER_CHECK_S:
+                self._timer_due = False
+                self._timers_checked_at = now
+                await self._guarded(self._on_time())
             if self._can_send():
                 head = self._backlog[0]
-                await self._guarded(self._send_next(), stuck=head)
+                try:
+                    await self._send_next()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # a bug of ours: say it once, keep serving, never re-send
+                    if self._backlog and self._backlog[0] is head:
+                        self._backlog_take_head()  # the item it failed on would fail again forever
+                    self._internal_error(error, "in the session task")
         if self._timer is not None:
             self._timer.cancel()
         await self._close_everything()
 
-    async def _guarded(self, step: Any, *, stuck: Any = None) -> None:
+    async def _guarded(self, step: Any) -> None:
         try:
             await step
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # a bug of ours: say it once, keep serving, never re-send
-            if stuck is not None and self._backlog and self._backlog[0] is stuck:
-                self._backlog_take_head()  # the item it failed on would fail again forever
+        except Exception as error:  # a bug of ours: say it once, keep serving
             self._internal_error(error, "in the session task")
 
     def _handle(self, command: Any) -> None:
@@ -408,6 +421,7 @@ class AvatarStreamer:
     def _timer_fired(self) -> None:
         self._timer = None
         self._timer_at = None
+        self._timer_due = True
         self._inbox_ready.set()
 
     def _enter(self, state: StreamerState) -> None:
