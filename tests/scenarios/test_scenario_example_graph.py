@@ -1,6 +1,7 @@
 """The shipped examples/graph.json, run in the fake graph: its wiring works end to end.
 
-The graph's own connections are kept; only the nodes around the avatar are replaced by the
+The graph's own routes are kept (rewritten in the forward form, route for route); only the
+nodes around the avatar are replaced by the
 fake graph's scripted peers (a TTS playing real speech, a main_control that barges in,
 sinks), the avatar points at the emulator, and the tester's own node is added (the TEN
 tester runs a graph as given and never starts without it; a user's graph has no such node).
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
 from fake_graph import run_graph_until, the_tester_node
+from fake_graph.forward_form import forward_form
+from spatius_avatar_python.cli.wiring import forward_routes
 from speech_fixtures import fixture_path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graph.json"
@@ -45,7 +48,11 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
             node["addon"] = "fake_sink"
             node["property"] = {}
     graph["nodes"].append(the_tester_node())  # it only watches the records: no routes to it
-    return graph
+    # The example mixes `source` items and `names` lists; written in the forward form every
+    # runtime routes (a build without TEN's Rust part routes no other), route for route.
+    flat = forward_form(graph)
+    assert forward_routes(flat) == forward_routes(graph)
+    return flat
 
 
 def test_example_graph_wiring_carries_speech_barge_in_and_reports(emulator, emulator_props, sdk_telemetry_off):
@@ -64,7 +71,7 @@ def test_example_graph_wiring_carries_speech_barge_in_and_reports(emulator, emul
     assert second.interrupt is not None and not second.ended  # the barge-in hit turn 2
     assert connection.audio_format == "ogg_opus"  # as the example configures
     assert abs(first.duration_s - 1.5) < 0.03
-    # main_control heard the avatar's metrics (routed by the example's `source` form), and
+    # main_control heard the avatar's metrics (written in the example's `source` form), and
     # agora_rtc heard the flush the avatar passed on (its `dest` form).
     main_control = outcome.records.node("main_control")
     assert any(item.name == "metrics" for item in main_control.received)
