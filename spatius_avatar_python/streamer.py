@@ -319,7 +319,9 @@ class AvatarStreamer:
         self._state = StreamerState.CLOSED
 
     def _accepting(self) -> bool:
-        return self._owner is not None and self._state not in (StreamerState.FAILED, StreamerState.CLOSED)
+        # Before start() too: the runtime delivers frames between on_init and on_start, and
+        # they wait in the inbox for the owner.
+        return self._state not in (StreamerState.FAILED, StreamerState.CLOSED)
 
     def _post(self, command: Any) -> None:
         self._inbox.append(command)

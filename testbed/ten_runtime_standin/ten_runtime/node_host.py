@@ -27,6 +27,9 @@ _HANDLERS = {
 }
 
 
+ON_START_GAP_S = 0.05  # between on_init's return and on_start's call, messages flow
+
+
 class NodeState(IntEnum):
     CREATED = 0
     OPEN = 1  # on_init has returned: messages are handed to handlers
@@ -74,6 +77,11 @@ class NodeHost:
             await self._guarded(stage, self.env)
             if stage == "on_init" and not self.failed:
                 self._open()
+                # The real runtime hands the messages queued during on_init over, and goes on
+                # delivering, before it calls on_start (on_init_done goes through the
+                # runtime first): a tester that sends at once reaches handlers before
+                # on_start. Leave the same gap, so code that needs on_start to take audio fails here too.
+                await asyncio.sleep(ON_START_GAP_S)
         await self._stop_event.wait()
         self.state = NodeState.STOPPING
         await self._guarded("on_stop", self.env)
