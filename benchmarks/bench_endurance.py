@@ -96,7 +96,9 @@ def orchestrate(args: argparse.Namespace) -> None:
     avatar, control = results["avatar"], results["control"]
     print(f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
           f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}")
-    print(f"completed turns whole: {avatar['completed_turns_whole']}/{avatar['completed_turns']}, "
+    print(f"turns: {avatar['completed_turns_whole']} whole, {avatar['interrupted_turns']} interrupted, "
+          f"{avatar['turns_without_request']} without a request (cut before any audio); "
+          f"requests left unmatched: {avatar['requests_left_unmatched']}; "
           f"stale audio after flushes: {avatar['stale_audio_ms']} ms")
     for name, r in results.items():
         print(f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
@@ -153,28 +155,39 @@ def run(args: argparse.Namespace) -> None:
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = [r for c in conns for r in c["requests"]]
-    # At 20x pace a flush aimed at turn U can land after U has ended, in turn U+1: which turn
-    # a flush hit is what the TTS says (it ends the turn it was playing with reason 2).
-    ends = [d for d in registry.node("tts-0").sent_data if d.name == "tts_audio_end"]
-    hit = [int(d.properties["request_id"][1:]) for d in ends if d.properties.get("reason") == 2]
-    flush_at = {turn: sent for turn, (_, sent, *_) in zip(hit, g.flushes)}
-    # Requests reach the emulator in turn order, one per turn that had audio sent; a turn
-    # hit by a flush before any of its audio went out has none.
-    completed_ok, completed_bad, stale_s, no_request = 0, [], 0.0, 0
+    # Requests reach the emulator in turn order, one per turn that had audio sent. A barge-in
+    # stops everything still playing or queued: at 20x pace that is often several turns (the
+    # avatar is minutes behind the TTS), each interrupted, the last one's tail never sent.
+    # So each turn is matched to the next request: ended and as long as the turn (whole), or
+    # interrupted and no longer than what the TTS had sent of it before the flush that cut
+    # it (anything beyond is stale). A turn that fits neither had no audio sent (its request
+    # never existed: a flush came before any of it was forwarded).
+    frames = registry.node("tts-0").sent_frames
+    first_sent: dict[int, float] = {}
+    for f in frames:
+        first_sent.setdefault(f.utterance, f.sent_at)
+    flush_times = sorted(sent for _, sent, *_ in g.flushes)
+    completed_ok, stale_s, no_request, interrupted_turns = 0, 0.0, 0, 0
     pending = list(requests)
     for turn, length in enumerate(lengths):
-        if turn in flush_at:
-            if pending and pending[0]["interrupt_s"] is not None:
-                stale_s += g.stale_audio_s(pending.pop(0), turn, flush_at[turn])
-            else:
-                no_request += 1
-            continue
-        request = pending.pop(0) if pending else None
-        if request is not None and abs(request["duration_s"] - length) <= 0.021 and request["ended"]:
+        request = pending[0] if pending else None
+        if request is not None and request["ended"] and request["interrupt_s"] is None \
+                and abs(request["duration_s"] - length) <= 0.021:
             completed_ok += 1
-        else:
-            completed_bad.append({"turn": turn, "sent_s": length, "ended": request and request["ended"],
-                                  "received_s": request and request["duration_s"]})
+            pending.pop(0)
+            continue
+        if request is not None and request["interrupt_s"] is not None and turn in first_sent:
+            cut_by = next((t for t in flush_times if t > first_sent[turn]), None)
+            if cut_by is not None:
+                pending.pop(0)
+                interrupted_turns += 1
+                stale_s += g.stale_audio_s(request, turn, cut_by)
+                continue
+        if request is not None and request["ended"] and abs(request["duration_s"] - length) <= 0.021:
+            completed_ok += 1  # whole, and interrupted after it had all been sent and ended
+            pending.pop(0)
+            continue
+        no_request += 1
     # "Start" is the first sample after a tenth of the traffic: start-up allocations (scripts
     # loaded, the first connection) have settled by then.
     # "End" is the last sample taken while the TTS still streamed: once its script ends, it
@@ -192,10 +205,9 @@ def run(args: argparse.Namespace) -> None:
         "connections": len(conns),
         "requests": len(requests),
         "completed_turns_whole": completed_ok,
-        "completed_turns": len(lengths) - len(flush_at),
-        "interrupted_turns_without_request": no_request,
+        "interrupted_turns": interrupted_turns,
+        "turns_without_request": no_request,
         "requests_left_unmatched": len(pending),
-        "completed_turns_not_whole": completed_bad[:10],
         "stale_audio_ms": round(stale_s * 1000, 3),
         "wall_s": round(time.perf_counter() - started, 1),
         "start": first,
