@@ -285,7 +285,7 @@ def run_profiles(args: Any, run_pass: Callable[..., dict[str, Any]], spec: Calla
         label = "do-nothing extension" if mode == "null" else f"avatar, {fmt}"
         title = (f"py-spy {args.py_spy_flags} at {rate} Hz, {label}, N={n}, {duration} s of the streaming window "
                  f"({report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores)\n"
-                 f"unprofiled figures of the same pass (with py-spy attached): cpu {run['cpu_ms_per_audio_s']} ms/s, "
+                 f"figures of the same pass (py-spy attached): cpu {run['cpu_ms_per_audio_s']} ms/s, "
                  f"per thread {json.dumps(run['cpu_ms_per_audio_s_by_thread'])}\n"
                  f"loop busy per category (LoopMeter): {json.dumps(run['loop_busy_ms_per_session_audio_s'])}")
         text = render(title, agg)
