@@ -58,7 +58,11 @@ PREPARED_TOKEN_MAX_AGE = 0.5  # share of the session lifetime a prefetched token
 # Audio written this shortly before a loss was noticed may never have reached the service
 # (the socket's buffers, a close on its way): it counts as lost even if "played" by the clock.
 IN_FLIGHT_S = 0.25
-TIMER_CHECK_S = 0.1  # deadlines are seconds apart: no need to look at them per frame
+TIMER_CHECK_S = 0.1
+# After a send fails, the SDK's read loop still has to report why (a ServerError such as
+# "credits exhausted" comes before the close that made the send fail): wait for its last
+# word (on_close) this long at most before concluding from the failed send alone.
+SUSPECT_WAIT_S = 1.0  # deadlines are seconds apart: no need to look at them per frame
 
 
 class StreamerState(enum.Enum):
@@ -159,6 +163,8 @@ class _Link:
     task: asyncio.Task | None = None
     opened_at: float | None = None
     gone: bool = False  # lost or being closed: nothing more is sent on it
+    suspect: Failure | None = None  # a send on it failed: the SDK's report is awaited
+    suspect_at: float = 0.0
     requests: list["_Request"] = field(default_factory=list)
     playing_until: float = 0.0  # when what it was sent will have played, by real time
     recent_sends: collections.deque = field(default_factory=collections.deque)  # (time, samples)
@@ -473,7 +479,17 @@ class AvatarStreamer:
             )
 
     def _can_send(self) -> bool:
-        return self._live is not None and bool(self._backlog) and self._state is StreamerState.READY
+        live = self._live
+        return live is not None and live.suspect is None and bool(self._backlog) and self._state is StreamerState.READY
+
+    def _send_failed(self, link: _Link, failure: Failure) -> None:
+        """A send on `link` failed: stop using it, and let the SDK's own report (on_error /
+        on_close, in order after what it read) say why, or conclude after SUSPECT_WAIT_S."""
+        if link.gone or link.suspect is not None:
+            return
+        link.suspect = failure
+        link.suspect_at = self._clock()
+        self._timer_due = True  # the wait is a deadline
 
     async def _send_next(self) -> None:
         """Send one batch (or one end) from the backlog on the live link."""
@@ -513,7 +529,7 @@ class AvatarStreamer:
                 request.req_id = await link.session.send_audio(payload, end=False)
             except Exception as error:
                 self._requeue(utterance, pcm)  # a failed send wrote nothing
-                self._on_link_lost(link, link_lost(error, self._secrets))
+                self._send_failed(link, link_lost(error, self._secrets))
                 return
         self._account_sent(request, pcm)
 
@@ -577,7 +593,7 @@ class AvatarStreamer:
         try:
             request.req_id = await link.session.send_audio(tail, end=True)
         except Exception as error:
-            self._on_link_lost(link, link_lost(error, self._secrets))
+            self._send_failed(link, link_lost(error, self._secrets))
             return
         request.ended = True
         self._request_finished(request, interrupted=False)
@@ -589,7 +605,7 @@ class AvatarStreamer:
         try:
             await request.link.session.send_audio(b"", end=True)
         except Exception as error:
-            self._on_link_lost(request.link, link_lost(error, self._secrets))
+            self._send_failed(request.link, link_lost(error, self._secrets))
             return
         request.ended = True
         self._request_finished(request, interrupted=False)
@@ -615,8 +631,8 @@ class AvatarStreamer:
         now = self._clock()
         targets: list[_Request] = []
         for link in [*self._retiring, self._live]:
-            if link is None or link.gone:
-                continue
+            if link is None or link.gone or link.suspect is not None:
+                continue  # a link whose send failed plays nothing more
             for request in link.requests:
                 if request.interrupted or request.req_id is None:
                     continue
@@ -627,12 +643,12 @@ class AvatarStreamer:
         interrupted = 0
         for request in targets:
             link = request.link
-            if link.gone:
+            if link.gone or link.suspect is not None:
                 continue
             try:
                 await interrupt_request(link.session, request.req_id)
             except Exception as error:  # the SDK's ValueError too: its socket is gone
-                self._on_link_lost(link, link_lost(error, self._secrets))
+                self._send_failed(link, link_lost(error, self._secrets))
                 continue
             request.interrupted = True
             link.playing_until = min(link.playing_until, self._clock())
@@ -765,6 +781,9 @@ class AvatarStreamer:
             return  # already handled, or closed by us
         now = self._clock()
         noticed_at = now if noticed_at is None else noticed_at
+        if link.suspect is not None:  # a send had failed already: that is when it was noticed
+            noticed_at = min(noticed_at, link.suspect_at)
+            failure = failure or link.suspect
         if link is self._next and link.opened_at is None:
             # Its read loop can report before the opener does: a failure to open.
             self._on_link_failed(link, failure or Failure(
@@ -793,8 +812,9 @@ class AvatarStreamer:
         self._close_link(link)
         lived = now - (link.opened_at or now)
         code = failure.vendor_code if failure is not None else None
-        if code == AvatarSDKErrorCode.idleTimeout.value and lost_samples == 0 and not self._backlog:
-            # The service closed a quiet session, as it does: stay quiet until speech comes.
+        if code == AvatarSDKErrorCode.idleTimeout.value and lost_samples == 0:
+            # The service closed a quiet session, as it does: stay quiet until speech comes
+            # (speech that is already waiting wakes it at once). No error: nothing was lost.
             self._events.log("info", "the Spatius session closed after the service's idle timeout; "
                                      "reconnecting when speech comes")
             self._enter(StreamerState.DORMANT)
@@ -802,6 +822,8 @@ class AvatarStreamer:
             self._retry_at = None
             if self._next is None:
                 self._open_next_link(start_now=False)
+            if self._backlog:
+                self._wake_up()
             return
         failure = failure or Failure(
             Severity.TRANSIENT, "connectionClosed", "the Spatius service closed the session", "websocket_runtime"
@@ -910,10 +932,15 @@ class AvatarStreamer:
             elif self._next.opened_at is not None:
                 times.append(hard)
         times.extend(self._retire_at(link) for link in self._retiring)
+        if live is not None and live.suspect is not None:
+            times.append(live.suspect_at + SUSPECT_WAIT_S)
         return min(times) if times else None
 
     async def _on_time(self) -> None:
         now = self._clock()
+        for link in [self._live, *self._retiring]:
+            if link is not None and link.suspect is not None and now >= link.suspect_at + SUSPECT_WAIT_S:
+                self._on_link_lost(link, link.suspect)  # the SDK never said more
         if self._retry_at is not None and now >= self._retry_at and self._next is None:
             if self._live is not None or self._state is StreamerState.RECONNECTING:
                 self._events.log("info", f"opening a new Spatius session (attempt {self._attempt + 1})")
