@@ -120,7 +120,7 @@ MEANINGS: dict[tuple[Kind, Moment], str] = {
     (Kind.ATTEMPT, Moment.BETWEEN_UTTERANCES): "hits the reconnect after the first session dropped right after A",
     (Kind.ATTEMPT, Moment.MID_RECONNECT): "hits the second attempt, the first was refused (503); A waits through both",
     (Kind.ATTEMPT, Moment.DURING_STOP): "the test stops as soon as the attempt reached the emulator",
-    # session faults: ServerError 4001/4002, TCP drop, close 1011
+    # session faults: ServerError 4001/4002, TCP drop, close 1011/1000/1001
     (Kind.SESSION, Moment.BEFORE_HANDSHAKE): "fires as soon as the first handshake is confirmed; A was queued before",
     (Kind.SESSION, Moment.MID_UTTERANCE): "fires on the first session after 3 audio messages of A",
     (Kind.SESSION, Moment.BETWEEN_UTTERANCES): "fires on the first session at A's end message",
@@ -229,6 +229,9 @@ FAULTS: list[tuple[Fault, Expected]] = [
      Expected(Severity.NONE)),
     (Fault("tcp-drop", Kind.SESSION, _drop), Expected(Severity.TRANSIENT, "connectionClosed")),
     (Fault("close-1011", Kind.SESSION, _close(1011, "internal error")), Expected(Severity.TRANSIENT, "connectionClosed")),
+    # A normal closure or "going away" in the middle of a session is a lost connection all the same.
+    (Fault("close-1000", Kind.SESSION, _close(1000, "")), Expected(Severity.TRANSIENT, "connectionClosed")),
+    (Fault("close-1001", Kind.SESSION, _close(1001, "going away")), Expected(Severity.TRANSIENT, "connectionClosed")),
     (Fault("slow-read", Kind.ATTEMPT, lambda f, n, t: f.slow_read(SLOW_READ_S, which=n)), Expected(Severity.NONE)),
     (Fault("added-latency", Kind.ATTEMPT, _latency), Expected(Severity.NONE)),
 ]
