@@ -181,7 +181,20 @@ class ToneMarking(Marking):
     OPUS_LOOKAHEAD = 312 * RATE // 48000  # the SDK encoder's pre-skip, at the session rate
     cut_slack = OPUS_LOOKAHEAD
 
-    def __init__(self, signals: Iterable[Signal]) -> None:
+    def __init__(self, signals: Iterable[Signal], *, segment: int | None = None, window: int | None = None,
+                 first_hz: float | None = None, step_hz: float | None = None) -> None:
+        """Other segment and window lengths, tones and spacing than the defaults above
+        (keep every tone a whole number of cycles per window, and the spacing at least
+        two bins of the window)."""
+        if segment is not None:
+            self.SEGMENT = segment
+        if window is not None:
+            self.WINDOW = window
+            self.POSITION_SLACK = window // 4
+        if first_hz is not None:
+            self.FIRST_HZ = first_hz
+        if step_hz is not None:
+            self.STEP_HZ = step_hz
         self.signals = tuple(signals)
         self._tones: dict[Signal, np.ndarray] = {}  # Hz per segment
         next_tone = 0
@@ -212,9 +225,9 @@ class ToneMarking(Marking):
         between two neighbouring tones: where two segments meet) or STRAY (silence, noise,
         or a peak far from every tone: audio that no signal of the test has)."""
         size = len(window)
-        # No taper: every tone is a multiple of 50 Hz, a whole number of cycles in 20 ms,
-        # so a window of one tone has a single line, and two tones meeting in a window
-        # stay two peaks (a Hann window's wider lobes would merge tones 150 Hz apart).
+        # No taper: every tone is a whole number of cycles per window (multiples of 50 Hz
+        # in 20 ms), so a window of one tone has a single line, and two tones meeting in
+        # a window stay two peaks (a Hann window's wider lobes would merge tones 150 Hz apart).
         spectrum = np.abs(np.fft.rfft(window.astype(np.float64), 4 * self.WINDOW)) ** 2
         total = spectrum.sum()
         if total <= 0:
