@@ -142,6 +142,7 @@ class RampMarking(Marking):
 RAMPS = RampMarking()
 AMBIGUOUS = "ambiguous"
 STRAY = "stray"
+UNDECODABLE = "undecodable"  # a request whose bytes are no Ogg Opus stream
 
 
 class ToneMarking(Marking):
@@ -250,7 +251,12 @@ class ToneMarking(Marking):
         cached = self._analysed.get(request)
         if cached is not None and cached[0] == key:
             return cached[1]
-        samples = request.pcm()
+        try:
+            samples = request.pcm()
+        except ValueError:  # not an Ogg Opus stream (say, its headers never came)
+            result = (0, [(0, self.WINDOW, UNDECODABLE)])
+            self._analysed[request] = (key, result)
+            return result
         windows = []
         for start in range(0, len(samples), self.WINDOW):
             window = samples[start : start + self.WINDOW]
@@ -286,7 +292,7 @@ class ToneMarking(Marking):
         _, windows = self.analyse(request)
         signals = set(signals)
         return sum(size for _, size, label in windows
-                   if size == self.WINDOW and (label is STRAY or (isinstance(label, tuple) and label[0] not in signals)))
+                   if size == self.WINDOW and (label in (STRAY, UNDECODABLE) or (isinstance(label, tuple) and label[0] not in signals)))
 
 
 def request_samples(request: Any) -> np.ndarray:
@@ -401,7 +407,8 @@ def foreign_mixes(emulator: Any, signals: Iterable[Signal], marking: Marking = R
                 problems.append(f"request {request.req_id} mixes {owners}")
             stray = marking.unidentified(request, signals)
             if stray:
-                problems.append(f"request {request.req_id} carries {stray} samples of no signal sent")
+                problems.append(f"request {request.req_id} carries {stray} samples of no signal sent"
+                                " (or does not decode)")
     return problems
 
 
