@@ -154,10 +154,13 @@ class ToneMarking(Marking):
     pages, so sample counts are exact, and the dominant frequency of each 20 ms window of
     the decoded audio says which segment of which signal it holds. Tolerances:
 
-    - identity: a window is labelled with the tone nearest its FFT peak when the peak
-      holds at least half the window's energy and lies within a third of the tone spacing
-      of that tone; otherwise it is unidentified. A final window shorter than 20 ms is
-      labelled too when it has at least 5 ms (presence only: it takes no part in positions).
+    - identity: a window is labelled with the tone nearest its FFT peak when the peak's
+      lobe holds at least MIN_PEAK_SHARE of the window's energy and lies within a third
+      of the tone spacing of that tone; a peak between a third and half the spacing away
+      is AMBIGUOUS (two neighbouring segments meet in the window), anything else STRAY
+      (audio of no signal: silence, noise, another tone). A final window shorter than
+      20 ms is labelled too when it has at least 5 ms (identity only, no position). So a
+      piece of a signal is found when at least 5 ms of it arrived in one request.
     - position: a window dominated by segment j has its centre in segment j, give or take
       POSITION_SLACK (a quarter window, 5 ms: codec smear where two tones meet). The
       windows of a piece together bound its start in the signal to [start, start_latest];
@@ -215,9 +218,6 @@ class ToneMarking(Marking):
             phase = 2 * np.pi * np.cumsum(hz) / RATE  # continuous across segments: no clicks
             self._audio[signal] = (self.AMPLITUDE * np.sin(phase)).astype("<i2").tobytes()
         return self._audio[signal]
-
-    def tone_hz(self, signal: Signal, segment: int) -> float:
-        return float(self._tones[signal][segment])
 
     # ----- reading what arrived -----
 
