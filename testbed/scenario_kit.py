@@ -172,8 +172,8 @@ class AvatarScenario(AsyncExtensionTester):
         raise AssertionError(f"timed out waiting for {what}")
 
 
-def run_scenario(props: dict[str, Any], script: Script) -> AvatarScenario:
-    tester = AvatarScenario(script)
+def run_scenario(props: dict[str, Any], script: Script, scenario: type[AvatarScenario] = AvatarScenario) -> AvatarScenario:
+    tester = scenario(script)
     tester.set_test_mode_single(ADDON, json.dumps(props))
     err = tester.run()
     assert tester.failure is None, tester.failure

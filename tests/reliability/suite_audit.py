@@ -50,6 +50,9 @@ class Counters:
     fuzz_examples_run: int = 0
     lost_audio_bytes: int = 0
     stale_audio_bytes: int = 0
+    # the fault matrix's mid-utterance rows: the loss the extension reported there
+    mid_utterance_rows: int = 0
+    mid_utterance_lost_s: float = 0.0
 
 
 @dataclass
@@ -266,6 +269,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write(f"escaped exceptions:     {AUDIT.escaped_exceptions} (over {len(AUDIT.runs)} stand-in runs)")
     write(f"lost audio bytes:       {audio('lost_audio_bytes')}")
     write(f"stale audio bytes:      {audio('stale_audio_bytes')}")
+    write(f"mid-utterance loss:     {counters.mid_utterance_lost_s:.3f} s reported over "
+          f"{counters.mid_utterance_rows} rows")
     write(f"leaked secrets:         {len(leaks)} ({len(AUDIT.secrets)} secrets checked)")
     for leak in leaks[:20]:
         write(f"  LEAK: {leak.secret} in {leak.where}", red=True)

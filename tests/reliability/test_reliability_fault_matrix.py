@@ -1,7 +1,12 @@
-"""The fault matrix: every emulator fault × every moment, one parametrized table.
+"""The fault matrix: every emulator fault × every moment × both audio formats, one
+parametrized table.
 
-The real extension runs in single mode against the emulator (PCM 24 kHz, marked ramp
-audio, see reliability_kit). Each row scripts the same conversation around its fault:
+The real extension runs in single mode against the emulator at 24 kHz, once with Ogg Opus
+(the default format) and once with PCM. The audio is marked so that what reached the
+emulator says which signal, which part of it, in which order and how often it arrived:
+ramps for PCM (exact), distinct tones per 50 ms for Ogg Opus (lossy: sample counts are
+exact, positions to a few ms; see reliability_kit). Each row scripts the same
+conversation around its fault:
 
   A  the utterance in flight when the fault hits (its fate depends on the moment);
   B  a turn the user barges in on: a few frames, `flush`, then late frames of B that
@@ -16,6 +21,13 @@ broken session needs; slow reading "between utterances" is the session that reco
 opens reading slowly. Slow reading and added latency are not failures: they must cost
 nothing but time. Each row's expected outcome is its fault's (fatal or transient error
 with the SDK code, reconnect or not), except during-stop rows: a clean, bounded stop.
+
+Completeness from below, wherever A or C must continue or arrive whole: summed over every
+connection and request, nothing arrives twice, and every sample the TTS sent either
+reached the emulator or is covered by the loss the extension reported (`metrics`
+`audio_lost_seconds`, also stated in the 1000 error's message), which itself is bounded
+by the audio sent in the 1.5 s before the report (reliability_kit.completeness_problems
+and loss_problems say the exact rule and its tolerances).
 """
 
 from __future__ import annotations
@@ -34,16 +46,23 @@ from ten_runtime import StatusCode
 
 from tests.reliability.reliability_kit import (
     FRAME_SAMPLES,
+    RAMPS,
     RATE,
     Fate,
+    Marking,
     Signal,
+    TimedScenario,
+    ToneMarking,
     check_fate,
+    completeness_problems,
     ended_whole,
     error_payload_problems,
     extension_logs,
     foreign_mixes,
     guard_catches,
     last_run_record,
+    loss_reports,
+    loss_problems,
     pieces_of,
     reached,
 )
@@ -56,6 +75,8 @@ B_EARLY = Signal("B before the flush", -8000, RATE // 10)
 B_LATE = Signal("B after the flush (stale)", -5600, RATE // 10)
 C = Signal("C (after recovery)", 0, RATE // 2)
 ALL_SIGNALS = (A, B_EARLY, B_LATE, C)
+TURN_OF = {A: 1, B_EARLY: 2, B_LATE: 2, C: 3}
+MARKINGS: tuple[Marking, ...] = (ToneMarking(ALL_SIGNALS), RAMPS)  # Ogg Opus, the default, first
 
 IDLE_TIMEOUT_S = 1.8  # longer than A (1 s): the session idles out after A has played
 SLOW_READ_S = 0.02  # per message the emulator reads
@@ -99,7 +120,7 @@ MEANINGS: dict[tuple[Kind, Moment], str] = {
     (Kind.ATTEMPT, Moment.BETWEEN_UTTERANCES): "hits the reconnect after the first session dropped right after A",
     (Kind.ATTEMPT, Moment.MID_RECONNECT): "hits the second attempt, the first was refused (503); A waits through both",
     (Kind.ATTEMPT, Moment.DURING_STOP): "the test stops as soon as the attempt reached the emulator",
-    # session faults: ServerError 4001/4002, TCP drop, close 1011
+    # session faults: ServerError 4001/4002, TCP drop, close 1011/1000/1001
     (Kind.SESSION, Moment.BEFORE_HANDSHAKE): "fires as soon as the first handshake is confirmed; A was queued before",
     (Kind.SESSION, Moment.MID_UTTERANCE): "fires on the first session after 3 audio messages of A",
     (Kind.SESSION, Moment.BETWEEN_UTTERANCES): "fires on the first session at A's end message",
@@ -177,8 +198,9 @@ def _drop(faults: FaultScript, n: int, trigger: Trigger) -> None:
     faults.drop(after_audio_messages=trigger.after_audio_messages, which=n)
 
 
-def _close_1011(faults: FaultScript, n: int, trigger: Trigger) -> None:
-    faults.close(1011, "internal error", after_audio_messages=trigger.after_audio_messages, which=n)
+def _close(code: int, reason: str) -> Inject:
+    """The server closes the WebSocket with `code`, no ServerError first."""
+    return lambda faults, n, trigger: faults.close(code, reason, after_audio_messages=trigger.after_audio_messages, which=n)
 
 
 def _latency(faults: FaultScript, n: int, trigger: Trigger) -> None:
@@ -206,7 +228,10 @@ FAULTS: list[tuple[Fault, Expected]] = [
     (Fault("idle-timeout", Kind.IDLE, lambda f, n, t: f.idle_timeout(IDLE_TIMEOUT_S, which=n)),
      Expected(Severity.NONE)),
     (Fault("tcp-drop", Kind.SESSION, _drop), Expected(Severity.TRANSIENT, "connectionClosed")),
-    (Fault("close-1011", Kind.SESSION, _close_1011), Expected(Severity.TRANSIENT, "connectionClosed")),
+    (Fault("close-1011", Kind.SESSION, _close(1011, "internal error")), Expected(Severity.TRANSIENT, "connectionClosed")),
+    # A normal closure or "going away" in the middle of a session is a lost connection all the same.
+    (Fault("close-1000", Kind.SESSION, _close(1000, "")), Expected(Severity.TRANSIENT, "connectionClosed")),
+    (Fault("close-1001", Kind.SESSION, _close(1001, "going away")), Expected(Severity.TRANSIENT, "connectionClosed")),
     (Fault("slow-read", Kind.ATTEMPT, lambda f, n, t: f.slow_read(SLOW_READ_S, which=n)), Expected(Severity.NONE)),
     (Fault("added-latency", Kind.ATTEMPT, _latency), Expected(Severity.NONE)),
 ]
@@ -258,6 +283,10 @@ def arrange(row: Row, faults: FaultScript) -> Plan:
     return Plan(1, frozenset(), 0)
 
 
+# The fates in which all of A must be accounted for: arrived, or reported lost.
+COMPLETE_FATES = (Fate.WHOLE, Fate.WHOLE_ACROSS_SESSIONS, Fate.CONTINUES)
+
+
 def fate_of_a(row: Row) -> Fate:
     kind, moment, severity = row.fault.kind, row.moment, row.expected.severity
     if moment is Moment.BETWEEN_UTTERANCES or (moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT):
@@ -278,9 +307,9 @@ def fate_of_a(row: Row) -> Fate:
 # ----- the conversation, as the tester plays it -----
 
 
-async def send_signal(t, env, signal: Signal, turn: int, *, start: int = 0, stop: int | None = None,
-                      pace: float = 0.0, one_frame: bool = False) -> None:
-    pcm = signal.part(start, signal.samples if stop is None else stop)
+async def send_signal(t, env, marking: Marking, signal: Signal, turn: int, *, start: int = 0,
+                      stop: int | None = None, pace: float = 0.0, one_frame: bool = False) -> None:
+    pcm = marking.part(signal, start, signal.samples if stop is None else stop)
     metadata = {"turn_id": turn}
     if one_frame:
         await t.frames(env, pcm, RATE, metadata=metadata, sizes=[len(pcm)])
@@ -300,7 +329,7 @@ def vendor_codes(tester) -> list[str]:
     return [e.get("vendor_info", {}).get("code") for e in tester.received.errors]
 
 
-def make_script(row: Row, plan: Plan, emulator):
+def make_script(row: Row, plan: Plan, emulator, marking: Marking):
     kind, moment, expected = row.fault.kind, row.moment, row.expected
     fatal = expected.severity is Severity.FATAL
 
@@ -322,21 +351,21 @@ def make_script(row: Row, plan: Plan, emulator):
         if moment is Moment.BEFORE_HANDSHAKE or (moment is Moment.MID_RECONNECT and kind is Kind.ATTEMPT):
             if kind is Kind.IDLE:
                 await idle_error(t)
-            await send_signal(t, env, A, 1)  # queued: no session is ready yet
+            await send_signal(t, env, marking, A, 1)  # queued: no session is ready yet
         elif moment is Moment.MID_UTTERANCE:
             await first_session(t)
             if kind is Kind.IDLE:
-                await send_signal(t, env, A, 1, stop=A.samples // 2)
+                await send_signal(t, env, marking, A, 1, stop=A.samples // 2)
                 await idle_error(t)  # the TTS stalls longer than the idle timeout
-                await send_signal(t, env, A, 1, start=A.samples // 2)
+                await send_signal(t, env, marking, A, 1, start=A.samples // 2)
             else:  # paced, so that A spans several audio messages
-                await send_signal(t, env, A, 1, pace=4.0)
+                await send_signal(t, env, marking, A, 1, pace=4.0)
         else:
             await first_session(t)
-            await send_signal(t, env, A, 1, one_frame=True)
+            await send_signal(t, env, marking, A, 1, one_frame=True)
         await tts_end(t, env, "rA", 1)
         if moment is Moment.BETWEEN_UTTERANCES or (moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT):
-            await t.until(lambda: ended_whole(emulator, A), what="A to end")
+            await t.until(lambda: ended_whole(emulator, A, marking), what="A to end")
             if kind is Kind.IDLE and moment is Moment.BETWEEN_UTTERANCES:
                 await idle_error(t)
             if kind is Kind.IDLE and moment is Moment.MID_RECONNECT:
@@ -359,17 +388,17 @@ def make_script(row: Row, plan: Plan, emulator):
 
     async def barge_in_then_next(t, env) -> None:
         await tts_start(t, env, "rB", 2)
-        await send_signal(t, env, B_EARLY, 2)
+        await send_signal(t, env, marking, B_EARLY, 2)
         if not fatal:
-            await t.until(lambda: reached(emulator, B_EARLY), what="B's first audio")
+            await t.until(lambda: reached(emulator, B_EARLY, marking), what="B's first audio")
         assert await t.cmd(env, "flush") == StatusCode.OK
-        await send_signal(t, env, B_LATE, 2)  # the TTS had not stopped yet
+        await send_signal(t, env, marking, B_LATE, 2)  # the TTS had not stopped yet
         await tts_start(t, env, "rC", 3)
-        await send_signal(t, env, C, 3)
+        await send_signal(t, env, marking, C, 3)
         await tts_end(t, env, "rC", 3)
         if not fatal:
             # Audio goes out in order: once C is in, stale B audio had every chance to leak.
-            await t.until(lambda: ended_whole(emulator, C), what="C to arrive whole")
+            await t.until(lambda: ended_whole(emulator, C, marking), what="C to arrive whole")
         await tts_end(t, env, "rB", 2, reason=2)  # B's end comes late, after the next turn
         assert await t.cmd(env, "on_user_joined") == StatusCode.OK  # still serving
 
@@ -390,9 +419,9 @@ def make_script(row: Row, plan: Plan, emulator):
             await idle_error(t)
         elif kind is Kind.SESSION or row.fault.name == "slow-read":
             await first_session(t)
-            await send_signal(t, env, A, 1)  # a fault on the first message, or a backlog, at the stop
+            await send_signal(t, env, marking, A, 1)  # a fault on the first message, or a backlog, at the stop
         else:
-            await send_signal(t, env, A, 1, stop=A.samples // 4)
+            await send_signal(t, env, marking, A, 1, stop=A.samples // 4)
             await t.until(attempt_reached, what="the attempt to reach the emulator")
         assert await t.cmd(env, "flush") == StatusCode.OK
         # returning stops the test now, with the fault in progress
@@ -402,25 +431,30 @@ def make_script(row: Row, plan: Plan, emulator):
 
 # ----- the table -----
 
+CASES = [(marking, row) for marking in MARKINGS for row in ROWS]
 
-@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
-def test_fault_matrix(row: Row, emulator, pcm_props, monkeypatch):
+
+@pytest.mark.parametrize("marking, row", CASES, ids=[f"{marking.id}-{row.id}" for marking, row in CASES])
+def test_fault_matrix(marking: Marking, row: Row, emulator, request, monkeypatch):
     if row.fault is HANDSHAKE_SILENCE:
         monkeypatch.setattr(spatius.avatar_session, "HANDSHAKE_TIMEOUT_S", SILENT_HANDSHAKE_GIVE_UP_S)
+    props = request.getfixturevalue(marking.props_fixture)
+    assert props["params"]["audio_format"] == marking.audio_format
     plan = arrange(row, emulator.faults)
     scripted = len(emulator.faults.pending)
 
     try:
         started = time.monotonic()
-        tester = run_scenario(pcm_props, make_script(row, plan, emulator))  # raises if anything escaped
+        # raises if anything escaped
+        tester = run_scenario(props, make_script(row, plan, emulator, marking), TimedScenario)
         took = time.monotonic() - started
         AUDIT.count("faults_injected", scripted - len(emulator.faults.pending))
-        check_row(row, plan, tester, emulator, took)
+        check_row(row, plan, tester, emulator, took, marking)
     except AssertionError as failure:
-        raise AssertionError(f"{row}\n{failure}") from None
+        raise AssertionError(f"{marking.audio_format} {row}\n{failure}") from None
 
 
-def check_row(row: Row, plan: Plan, tester, emulator, took: float) -> None:
+def check_row(row: Row, plan: Plan, tester: TimedScenario, emulator, took: float, marking: Marking) -> None:
     record = last_run_record()
     problems: list[str] = []
     if record is not None:
@@ -428,7 +462,8 @@ def check_row(row: Row, plan: Plan, tester, emulator, took: float) -> None:
         problems += [f"cmd {c.name} left unanswered by the extension" for c in record.unanswered_cmds()]
     for payload in tester.received.errors:
         problems += error_payload_problems(payload)
-    problems += foreign_mixes(emulator, ALL_SIGNALS)
+    problems += foreign_mixes(emulator, ALL_SIGNALS, marking)
+    problems += loss_problems(tester, turns={TURN_OF[A]})  # only A can be in flight when a session dies
     for connection in emulator.recording.connections:
         for request in connection.requests:
             if request.messages_after_end:
@@ -440,7 +475,7 @@ def check_row(row: Row, plan: Plan, tester, emulator, took: float) -> None:
         assert closed, "a connection outlived the extension"
         # Nothing new starts once the stop began: at most the attempt in flight and one retry.
         assert len(emulator.recording.token_requests) <= 2
-        problems += check_fate(emulator, A, Fate.ANY_ORDERED)
+        problems += check_fate(emulator, A, Fate.ANY_ORDERED, marking)
         if record is not None:
             assert any(m.startswith("stopped:") for _, m in extension_logs(record)), "on_stop did not finish"
         assert not problems, "\n".join(problems)
@@ -464,16 +499,24 @@ def check_row(row: Row, plan: Plan, tester, emulator, took: float) -> None:
         assert set(codes) <= plan.setup_codes | {expected.vendor_code} - {None}, codes
 
     if row.moment is Moment.MID_UTTERANCE and row.fault.kind is not Kind.IDLE:
-        cut = [p for p in pieces_of(emulator, A) if p.connection == 1]
+        cut = [p for p in pieces_of(emulator, A, marking) if p.connection == 1]
         assert cut and not cut[0].request.ended, "the first session did not break in the middle of A"
-    problems += check_fate(emulator, A, fate_of_a(row))
-    problems += check_fate(emulator, B_LATE, Fate.NOTHING)
+    fate = fate_of_a(row)
+    problems += check_fate(emulator, A, fate, marking)
+    problems += check_fate(emulator, B_LATE, Fate.NOTHING, marking)
     if expected.severity is Severity.FATAL:
-        problems += check_fate(emulator, B_EARLY, Fate.NOTHING)
-        problems += check_fate(emulator, C, Fate.NOTHING)
+        problems += check_fate(emulator, B_EARLY, Fate.NOTHING, marking)
+        problems += check_fate(emulator, C, Fate.NOTHING, marking)
     else:
-        problems += check_fate(emulator, B_EARLY, Fate.CUT)
-        problems += check_fate(emulator, C, Fate.WHOLE)
-        if not all(piece.request.interrupt is not None for piece in pieces_of(emulator, B_EARLY)):
+        problems += check_fate(emulator, B_EARLY, Fate.CUT, marking)
+        problems += check_fate(emulator, C, Fate.WHOLE, marking)
+        if not all(piece.request.interrupt is not None for piece in pieces_of(emulator, B_EARLY, marking)):
             problems.append("the barge-in did not interrupt B's request")
+        # Completeness from below: what A and C did not deliver, the extension reported lost.
+        if fate in COMPLETE_FATES:
+            problems += completeness_problems(emulator, tester, A, TURN_OF[A], marking)
+        problems += completeness_problems(emulator, tester, C, TURN_OF[C], marking)
+    if row.moment is Moment.MID_UTTERANCE:
+        AUDIT.count("mid_utterance_rows")
+        AUDIT.count("mid_utterance_lost_s", sum(r.seconds for r in loss_reports(tester)))
     assert not problems, "\n".join(problems)

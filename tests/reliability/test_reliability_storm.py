@@ -1,11 +1,22 @@
-"""A flush storm, and a stop in the middle of everything.
+"""A flush storm (with Ogg Opus, the default format, and with PCM), and a stop in the
+middle of everything (PCM).
 
-Every frame the tester sends is 10 ms of one constant sample value that no other frame
-has (a `FrameLedger` keeps which value went with which turn, and whether the turn had
-been flushed when the frame was sent). What the emulator received then says exactly
+PCM: every frame the tester sends is 10 ms of one constant sample value that no other
+frame has (a `FrameLedger` keeps which value went with which turn, and whether the turn
+had been flushed when the frame was sent). What the emulator received then says exactly
 which frames reached Spatius, in which order and how often: frames sent after their
 turn's flush must never arrive, no frame may arrive twice or out of order, and a turn
 that was never flushed must arrive whole.
+
+Ogg Opus is lossy, so values cannot mark frames (`ToneLedger`): each turn's frames are one
+pure tone, and the frames a turn sends after its flush another tone, none shared with
+another turn. The decoded audio of each Spatius request, in 10 ms windows, then says which
+turn it is and whether stale audio is in it (tone identity), and its exact sample count
+bounds it by what the turn sent before its flush (duration): no stale tone, one turn per
+request, at most one request per turn starting at the turn's start, never more samples
+than the turn sent before its flush, and a turn never flushed whole in one ended request.
+For both formats, no audio of a request arrives after the emulator got its interrupt
+(timing).
 """
 
 from __future__ import annotations
@@ -18,10 +29,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 from scenario_kit import AvatarScenario
 from ten_runtime import Cmd, StatusCode
 
-from tests.reliability.reliability_kit import RATE, extension_logs, guard_catches, last_run_record
+from tests.reliability.reliability_kit import (
+    RATE,
+    Signal,
+    ToneMarking,
+    extension_logs,
+    guard_catches,
+    last_run_record,
+)
 from tests.reliability.suite_audit import AUDIT
 
 FRAME_SAMPLES = RATE // 100  # 10 ms
@@ -32,13 +51,15 @@ STOP_BOUND_S = 20.0  # generous: only against hangs
 
 @dataclass
 class SentFrame:
-    value: int
+    value: int  # PCM: the frame's one sample value; Ogg Opus: its number in its tone
     turn: int
     stale: bool  # its turn had been flushed (and the flush answered) before it was sent
 
 
 @dataclass
 class FrameLedger:
+    """PCM: every frame one constant value of its own."""
+
     frames: list[SentFrame] = field(default_factory=list)
     flushed_turns: set[int] = field(default_factory=set)
     ended_turns: set[int] = field(default_factory=set)
@@ -50,6 +71,115 @@ class FrameLedger:
 
     def by_value(self) -> dict[int, SentFrame]:
         return {frame.value: frame for frame in self.frames}
+
+    def problems(self, emulator: Any, *, whole_turns: set[int], prefixes: bool) -> list[str]:
+        return ledger_problems(emulator, self, whole_turns=whole_turns, prefixes=prefixes)
+
+    def reached(self, emulator: Any, turn: int) -> bool:
+        known = self.by_value()
+        return any(known[r.value].turn == turn for r in received_frames(emulator, self))
+
+    def last_frame_ended(self, emulator: Any, turn: int) -> bool:
+        last = [f.value for f in self.frames if f.turn == turn][-1]
+        return any(r.value == last and r.request.ended for r in received_frames(emulator, self))
+
+
+# The storm's Ogg Opus tones: per turn one before its flush and one after (stale), 200 Hz
+# apart, each a whole number of cycles in a 10 ms window (multiples of 100 Hz).
+TONE_WINDOW = FRAME_SAMPLES  # 10 ms
+TONE_STEP_HZ = 200.0
+MAX_TONE_TURNS = 12
+MAX_TONE_FRAMES = 100  # per turn and tone
+
+
+@dataclass
+class ToneLedger(FrameLedger):
+    """Ogg Opus: every frame 10 ms of its turn's tone, or of the turn's stale tone once the
+    turn was flushed."""
+
+    tones: dict[tuple[int, bool], Signal] = field(default_factory=dict)  # (turn, stale) -> its tone
+    marking: ToneMarking | None = None
+
+    def __post_init__(self) -> None:
+        longest = MAX_TONE_FRAMES * FRAME_SAMPLES
+        for turn in range(1, MAX_TONE_TURNS + 1):
+            for stale in (False, True):
+                self.tones[(turn, stale)] = Signal(f"turn {turn}" + (" after its flush" if stale else ""), -32768, longest)
+        # One segment per tone: the frames of a turn are one tone, whatever their number.
+        self.marking = ToneMarking(self.tones.values(), segment=longest, window=TONE_WINDOW,
+                                   first_hz=400.0, step_hz=TONE_STEP_HZ)
+        self._turn_of = {signal: key for key, signal in self.tones.items()}
+
+    def next_frame(self, turn: int) -> tuple[bytes, dict[str, Any]]:
+        stale = turn in self.flushed_turns
+        number = sum(1 for f in self.frames if f.turn == turn and f.stale == stale)
+        self.frames.append(SentFrame(number, turn, stale))
+        pcm = self.marking.part(self.tones[(turn, stale)], number * FRAME_SAMPLES, (number + 1) * FRAME_SAMPLES)
+        return pcm, {"turn_id": turn}
+
+    def pieces(self, emulator: Any) -> list[tuple[Any, dict[Signal, Any]]]:
+        return [(request, self.marking.request_pieces(connection.index, request, self.tones.values()))
+                for connection in emulator.recording.connections for request in connection.requests]
+
+    def reached(self, emulator: Any, turn: int) -> bool:
+        return any(self.tones[(turn, False)] in found for _, found in self.pieces(emulator))
+
+    def last_frame_ended(self, emulator: Any, turn: int) -> bool:
+        sent = sum(1 for f in self.frames if f.turn == turn and not f.stale) * FRAME_SAMPLES
+        whole = self.tones[(turn, False)]
+        return any(request.ended and whole in found and found[whole].count == sent
+                   for request, found in self.pieces(emulator))
+
+    def problems(self, emulator: Any, *, whole_turns: set[int], prefixes: bool) -> list[str]:
+        problems: list[str] = []
+        per_turn: dict[int, list[Any]] = {}
+        stale_bytes = 0
+        for request, found in self.pieces(emulator):
+            if len(found) > 1:
+                problems.append(f"request {request.req_id} mixes {[s.name for s in found]}")
+            stray = self.marking.unidentified(request, self.tones.values())
+            if stray:
+                problems.append(f"request {request.req_id} carries {stray} samples of no turn's tone")
+            for signal, piece in found.items():
+                turn, stale = self._turn_of[signal]
+                if stale:
+                    stale_bytes += piece.count * 2
+                    problems.append(f"{piece.count} samples of turn {turn} sent after its flush reached Spatius "
+                                    f"(request {request.req_id})")
+                else:
+                    per_turn.setdefault(turn, []).append(piece)
+        AUDIT.count("stale_audio_bytes", stale_bytes)
+        lost = 0
+        for turn in sorted({f.turn for f in self.frames}):
+            sent = sum(1 for f in self.frames if f.turn == turn and not f.stale) * FRAME_SAMPLES
+            pieces = per_turn.get(turn, [])
+            received = sum(p.count for p in pieces)
+            if received > sent:
+                AUDIT.count("stale_audio_bytes", (received - sent) * 2)
+                problems.append(f"turn {turn}: {received} samples reached Spatius, it sent {sent} before its flush")
+            if prefixes and (len(pieces) > 1 or any(not p.may_start_at(0) or not p.contiguous for p in pieces)):
+                problems.append(f"turn {turn}: what arrived is not the start of the turn in one request")
+            if turn in whole_turns:
+                lost += max(0, sent - received) * 2
+                if len(pieces) != 1 or received != sent or not pieces[0].request.ended:
+                    problems.append(f"turn {turn} did not arrive whole in one ended request: "
+                                    f"{sent - received} of {sent} samples missing, {len(pieces)} request(s)")
+        AUDIT.count("lost_audio_bytes", lost)
+        return problems
+
+
+def audio_after_interrupt(emulator: Any) -> list[str]:
+    """Requests that got audio after the emulator got their interrupt (each connection
+    is read in order, so that audio was sent after the interrupt)."""
+    problems = []
+    for connection in emulator.recording.connections:
+        for request in connection.requests:
+            if request.interrupt is None:
+                continue
+            late = [c for c in request.chunks if c.nbytes and c.arrived_at > request.interrupt.at]
+            if late:
+                problems.append(f"request {request.req_id}: {len(late)} audio message(s) after its interrupt")
+    return problems
 
 
 @dataclass
@@ -155,8 +285,14 @@ FRAMES_PER_TURN = 40
 FLUSH_POINTS = {10: 1, 20: 30, 30: 10}  # after frame n of a stormed turn: a burst of this many flushes
 
 
-def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulator, pcm_props):
-    ledger = FrameLedger()
+STORM_FORMATS = {"opus": ("opus_props", ToneLedger), "pcm": ("pcm_props", FrameLedger)}  # Ogg Opus, the default, first
+
+
+@pytest.mark.parametrize("audio_format", list(STORM_FORMATS))
+def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulator, request, audio_format):
+    props_fixture, ledger_class = STORM_FORMATS[audio_format]
+    props = request.getfixturevalue(props_fixture)
+    ledger = ledger_class()
     rng = random.Random(20261125)
     statuses: list[StatusCode] = []
     stormed = {turn for turn in range(1, TURNS + 1) if turn % 3}
@@ -177,6 +313,10 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulato
                 pcm, metadata = ledger.next_frame(turn)
                 await t.frames(env, pcm, RATE, metadata=metadata, sizes=[len(pcm)])
                 burst = FLUSH_POINTS.get(index + 1) if turn in stormed else None
+                if burst and index + 1 == min(FLUSH_POINTS):
+                    # The first burst of a turn hits a request that is playing (the later
+                    # ones come blind): audio reached Spatius first.
+                    await t.until(lambda: ledger.reached(emulator, turn), what=f"turn {turn}'s first audio")
                 if burst:
                     await flush_burst(t, env, burst)
                     ledger.flushed_turns.add(turn)
@@ -189,14 +329,15 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulato
             elif ending == "finalize":
                 await t.data(env, "finalize", {"metadata": {"turn_id": turn}})
             # "none": the next turn's first frame or start ends it
-        last = [f.value for f in ledger.frames if f.turn == TURNS]
-        await t.until(lambda: any(r.value == last[-1] and r.request.ended
-                                  for r in received_frames(emulator, ledger)), what="the last turn to end")
+        await t.until(lambda: ledger.last_frame_ended(emulator, TURNS), what="the last turn to end")
 
-    tester = run_storm(pcm_props, script)
+    tester = run_storm(props, script)
     assert len(statuses) == len(stormed) * sum(FLUSH_POINTS.values()) >= 300
     assert all(status == StatusCode.OK for status in statuses)
-    problems = ledger_problems(emulator, ledger, whole_turns=whole, prefixes=True)
+    problems = ledger.problems(emulator, whole_turns=whole, prefixes=True)
+    problems += audio_after_interrupt(emulator)
+    interrupted = sum(1 for c in emulator.recording.connections for r in c.requests if r.interrupt is not None)
+    assert interrupted >= len(stormed), f"only {interrupted} requests were interrupted"
     record = last_run_record()
     if record is not None:
         problems += [f"the guard caught: {m}" for m in guard_catches(record)]
