@@ -130,6 +130,8 @@ class OggOpusRequestEncoder:
         self._executor = executor
         self._frame_bytes = sample_rate * frame_duration_ms // 1000 * 2
         self._pre_skip_samples = -(-_StreamEncoder._DEFAULT_PRE_SKIP * sample_rate // 48000)
+        self._recent = bytearray()
+        self._recent_limit = 2 * self._frame_bytes + 2 * self._pre_skip_samples
         # PCM not yet turned into a packet, here or inside the SDK encoder.
         self._unencoded_bytes = 0
         self._held = bytearray()  # PCM kept on the loop side until it completes a frame
@@ -141,6 +143,12 @@ class OggOpusRequestEncoder:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    def withheld_pcm(self) -> bytes:
+        """The PCM of `withheld_samples`: what a listener of this stream, were it cut now,
+        would never hear. Sent again on another request, nothing is lost."""
+        withheld = 2 * self.withheld_samples
+        return bytes(self._recent[max(0, len(self._recent) - withheld):]) if withheld else b""
 
     @property
     def withheld_samples(self) -> int:
@@ -176,6 +184,11 @@ class OggOpusRequestEncoder:
             raise ValueError(f"PCM for Opus must be whole 16-bit samples, got {len(pcm)} bytes")
         if end:
             self._ended = True
+        if pcm:  # the newest PCM, as much as can be withheld: a lost stream gives it back
+            recent = self._recent
+            recent += pcm
+            if len(recent) > self._recent_limit:
+                del recent[: len(recent) - self._recent_limit]
         self._unencoded_bytes += len(pcm)
         if not end and self._unencoded_bytes < self._frame_bytes:
             self._held += pcm

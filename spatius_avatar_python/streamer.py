@@ -107,6 +107,7 @@ class StreamerStats:
 class _Audio:
     utterance: Utterance
     pcm: bytes
+    recovered: bool = False  # given back by a lost Opus stream (it never reached anyone)
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,12 @@ class _Request:
     ended: bool = False
     interrupted: bool = False
     plays_until: float = 0.0
+    given_back: int | None = None  # samples put back in the backlog after a failed send
 
     def withheld_samples(self) -> int:
-        return self.encoder.withheld_samples if self.encoder is not None else 0
+        if self.encoder is None or self.given_back is not None:
+            return 0
+        return self.encoder.withheld_samples
 
 
 def backoff_delay(attempt: int, *, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S, rng: Callable[[], float] = random.random) -> float:
@@ -403,6 +407,8 @@ class AvatarStreamer:
             self._on_audio(command)
         elif kind is _EndOf:
             self._backlog.append(command)
+            if self._state is StreamerState.DORMANT and self._backlog_bytes:
+                self._wake_up()  # the end of a recovered tail: send them
         elif kind is _Wake:
             self._wake_up()
         elif kind is _LinkOpened:
@@ -512,6 +518,7 @@ class AvatarStreamer:
         pcm = self._take_batch(utterance)
         link = request.link
         if request.encoder is not None:
+            held = request.encoder.withheld_pcm()  # what the stream holds back before this batch
             try:
                 payload = await request.encoder.encode(pcm, end=False)
             except Exception as error:  # our encoder: this request's stream is broken
@@ -522,16 +529,25 @@ class AvatarStreamer:
         else:
             payload = pcm
         if link.gone:  # lost while encoding: the audio waits for the next session
-            self._requeue(utterance, pcm)
+            self._give_back(request, held if request.encoder is not None else b"", pcm)
             return
         if payload:
             try:
                 request.req_id = await link.session.send_audio(payload, end=False)
             except Exception as error:
-                self._requeue(utterance, pcm)  # a failed send wrote nothing
+                # A failed send wrote nothing: the batch, and with Opus what the stream held
+                # back before it, go first on the next session.
+                self._give_back(request, held if request.encoder is not None else b"", pcm)
                 self._send_failed(link, link_lost(error, self._secrets))
                 return
         self._account_sent(request, pcm)
+
+    def _give_back(self, request: _Request, held: bytes, pcm: bytes, *, end: bool = False) -> None:
+        request.given_back = len(held) // 2
+        if end:
+            self._backlog.appendleft(_EndOf(request.utterance))
+        if held or pcm:
+            self._requeue(request.utterance, held + pcm)
 
     def _take_batch(self, utterance: Utterance) -> bytes:
         """The queued audio of `utterance` at the head of the backlog, up to a batch."""
@@ -580,7 +596,9 @@ class AvatarStreamer:
         """End the open request: its last Ogg pages and end=True."""
         request, self._open = self._open, None
         tail = b""
+        held = b""
         if request.encoder is not None:
+            held = request.encoder.withheld_pcm()
             try:
                 tail = await request.encoder.encode(b"", end=True)
             except Exception as error:
@@ -593,6 +611,7 @@ class AvatarStreamer:
         try:
             request.req_id = await link.session.send_audio(tail, end=True)
         except Exception as error:
+            self._give_back(request, held, b"", end=True)  # the tail and the end, on the next session
             self._send_failed(link, link_lost(error, self._secrets))
             return
         request.ended = True
@@ -808,7 +827,17 @@ class AvatarStreamer:
             return
         self._live = None
         if self._open is not None and self._open.link is link:
-            self._open = None  # the utterance continues as a new request on the next session
+            # The utterance continues as a new request on the next session, starting with
+            # what the lost Opus stream still held back (never sent, so never heard).
+            request, self._open = self._open, None
+            if request.encoder is not None and not request.interrupted and request.given_back is None:
+                tail = request.encoder.withheld_pcm()
+                if tail:
+                    self._backlog.appendleft(_Audio(request.utterance, tail, recovered=True))
+                    self._backlog_bytes += len(tail)
+                    request.given_back = len(tail) // 2
+        # What was given back is sent again on the next session: not lost.
+        lost_samples = max(0, lost_samples - sum(r.given_back or 0 for r in link.requests))
         self._close_link(link)
         lived = now - (link.opened_at or now)
         code = failure.vendor_code if failure is not None else None
@@ -822,8 +851,8 @@ class AvatarStreamer:
             self._retry_at = None
             if self._next is None:
                 self._open_next_link(start_now=False)
-            if self._backlog:
-                self._wake_up()
+            if any(type(item) is _EndOf or not item.recovered for item in self._backlog):
+                self._wake_up()  # speech is waiting (a recovered tail alone waits for more)
             return
         failure = failure or Failure(
             Severity.TRANSIENT, "connectionClosed", "the Spatius service closed the session", "websocket_runtime"
