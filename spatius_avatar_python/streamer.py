@@ -100,48 +100,48 @@ class StreamerStats:
     failures: list[str] = field(default_factory=list)
 
 
-# ----- commands to the owner -----
+# ----- commands to the owner (never changed once posted; slots: made per frame) -----
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Audio:
     utterance: Utterance
     pcm: bytes
     recovered: bool = False  # given back by a lost Opus stream (it never reached anyone)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _EndOf:
     utterance: Utterance
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Barge:
     requested_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Wake:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Halt:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _LinkOpened:
     link: "_Link"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _LinkFailed:
     link: "_Link"
     error: BaseException
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _LinkDown:
     link: "_Link"
     failure: Failure | None  # None: closed without an error first (e.g. 1000/1001)
@@ -995,6 +995,12 @@ class AvatarStreamer:
 
     def _fail(self, failure: Failure) -> None:
         self._events.log("error", f"giving up on Spatius: {failure.vendor_code}: {failure.message}")
+        self._drop_everything()
+        self._retry_at = None
+        self._enter(StreamerState.FAILED)
+
+    def _drop_everything(self) -> None:
+        """Close every link and forget every piece of audio and request."""
         for link in [self._live, self._next, *self._retiring]:
             if link is not None:
                 self._close_link(link)
@@ -1003,8 +1009,6 @@ class AvatarStreamer:
         self._backlog.clear()
         self._backlog_bytes = 0
         self._open = None
-        self._retry_at = None
-        self._enter(StreamerState.FAILED)
 
     # ----- closing -----
 
@@ -1028,14 +1032,7 @@ class AvatarStreamer:
             self._events.log("debug", f"closing a Spatius session: {type(error).__name__}")
 
     async def _close_everything(self) -> None:
-        for link in [self._live, self._next, *self._retiring]:
-            if link is not None:
-                self._close_link(link)
-        self._live = self._next = None
-        self._retiring.clear()
-        self._backlog.clear()
-        self._backlog_bytes = 0
-        self._open = None
+        self._drop_everything()
         await self._await_closing()
 
     async def _await_closing(self) -> None:
