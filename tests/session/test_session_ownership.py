@@ -162,8 +162,9 @@ async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one
     await h.streamer.stop()
 
 
-async def test_a_request_that_played_out_is_not_interrupted(emulator, pcm_props):
-    h = Harness(pcm_props)
+@pytest.mark.parametrize("audio_format", FORMATS)
+async def test_a_request_that_played_out_is_not_interrupted(emulator, emulator_props, audio_format):
+    h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
     h.say(voice(0.2), turn=1)
@@ -239,11 +240,12 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
     await h.streamer.stop()
 
 
-async def test_a_slow_connect_still_rolls_over_before_the_token_expires(emulator, pcm_props):
+@pytest.mark.parametrize("audio_format", FORMATS)
+async def test_a_slow_connect_still_rolls_over_before_the_token_expires(emulator, emulator_props, audio_format):
     # Before: deadlines counted from the end of the connect, the expiry from before it.
     lifetime = 4.0
     emulator.faults.delay_handshake(1.5, which=1)
-    h = Harness(pcm_props, session_lifetime_s=lifetime)
+    h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=lifetime)
     h.streamer.start()
     await until(lambda: len(emulator.recording.sessions) >= 2, timeout=15)
     asked_at = emulator.recording.token_requests[0].at
