@@ -108,8 +108,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--schema-dir", type=Path, default=None, metavar="DIR",
         help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
-        "as it is (default: $TEN_SCHEMA_DIR, else ../shared/schemas/ten beside the extension; the schema "
-        "check is skipped with a note when there are none)",
+        "as it is (default: $TEN_SCHEMA_DIR; without either the schema check is skipped with a note)",
     )
     parser.set_defaults(run=run)
 

@@ -17,7 +17,7 @@ from spatius_avatar_python.cli.paths import schema_dir
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 BROKEN = Path(__file__).resolve().parent / "broken"
-HAVE_SCHEMAS = (schema_dir() / "property.schema.json").is_file()
+HAVE_SCHEMAS = (schema_dir() or Path("/nonexistent")).joinpath("property.schema.json").is_file()
 
 SECRET_API_KEY = "sk-live-7f3a9c0e51d24b6b"
 ENV = {
