@@ -18,7 +18,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, ConfigProblem, load_config, parse_uid
+from ..config import (
+    ConfigError,
+    ConfigProblem,
+    is_documented_region,
+    is_region_name,
+    load_config,
+    parse_uid,
+    region_rule,
+    upstream_migration,
+)
 from .declared_types import declared_type_findings
 from .findings import Finding, Masker, error, warning
 from .paths import MANIFEST_FILE, PROPERTY_FILE
@@ -213,7 +222,8 @@ class _AvatarChecker:
 
         typed = declared_type_findings(merged, self.declared, examples=self.examples, from_env=uses.keys())
         mistyped = {f.where for f in typed if f.level == "ERROR"}
-        findings = list(typed)
+        findings = [_migration(f, raw) for f in typed]
+        findings += _region_findings(merged)
         try:
             load_config(merged)
         except ConfigError as exc:
@@ -236,6 +246,25 @@ class _AvatarChecker:
                 findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix))
         self.report.findings += [f.at(where) for f in findings]
         return merged
+
+
+def _migration(finding: Finding, raw: Mapping[str, Any]) -> Finding:
+    """An undeclared top-level property that upstream's extension reads: say where it goes here."""
+    if finding.level != "WARN" or "." in finding.where or (upstream := upstream_migration(finding.where, raw)) is None:
+        return finding
+    return warning(finding.where, *upstream)
+
+
+def _region_findings(merged: Mapping[str, Any]) -> list[Finding]:
+    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    region = params.get("region")
+    endpoints = merged.get("console_endpoint_url") or merged.get("ingress_endpoint_url")
+    if not isinstance(region, str) or not is_region_name(region) or is_documented_region(region) or endpoints:
+        return []
+    return [warning(
+        "params.region", f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every session "
+        "fails to connect (connectionFailed)", region_rule() + ", as Spatius gave it to you",
+    )]
 
 
 def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:

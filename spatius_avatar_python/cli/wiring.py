@@ -174,7 +174,7 @@ def unknown_node_findings(graph: Mapping[str, Any]) -> list[Finding]:
     findings = []
     for end in dict.fromkeys(unknown_ends(graph)):
         match = closest_node(graph, end.missing)
-        guess = f'; did you mean "{match}"?' if match else ""
+        guess = f' (a typo of "{match}"?)' if match else ""
         wrong = json.dumps({"extension": end.missing})
         if end.form == "extension":
             findings.append(error(
