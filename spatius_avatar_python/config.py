@@ -238,7 +238,7 @@ def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | No
     what = (f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
             "and ignores a top-level one")
     if params.get(key) not in (None, "", {}):
-        return what, f"remove the top-level {key} (params.{key} is set, and is what counts)"
+        return what, f"move it under params, in place of params.{key} (which is what counts)"
     return what, f"move it under params (as params.{key})"
 
 
@@ -306,12 +306,19 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _required(path: str, what: str, raw: Mapping[str, Any]) -> ConfigProblem:
-    key = path.removeprefix("params.")
-    if key != path and key in UPSTREAM_TOP_LEVEL and key in raw:
-        # Set, but where upstream's extension reads it.
-        return ConfigProblem(path, f"missing {what} (a top-level {key} is set, where upstream's extension reads it)",
-                             f"move the top-level {key} under params")
+def _upstream_placed(problem: ConfigProblem, raw: Mapping[str, Any]) -> ConfigProblem:
+    """A problem with params.X while a top-level X is set (where upstream's extension reads
+    it): the fix is to move it."""
+    related = {"params.agora_token": ("agora_token", "agora_appcert")}.get(problem.path, (problem.path.removeprefix("params."),))
+    placed = [key for key in related if key in UPSTREAM_TOP_LEVEL and key in raw and problem.path.startswith("params.")]
+    if not placed:
+        return problem
+    keys = " and ".join(f"the top-level {key}" for key in placed)
+    return ConfigProblem(problem.path, f"{problem.message} ({keys} is set, where upstream's extension reads it)",
+                         f"move {keys} under params")
+
+
+def _required(path: str, what: str) -> ConfigProblem:
     env = ENV_VARS.get(path)
     where = f"set {path}" + (f" or the environment variable {env}" if env else "")
     return ConfigProblem(path, f"missing {what}", where)
@@ -335,7 +342,7 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
     ):
         raw_value = value(key)
         if isinstance(raw_value, (str, SecretStr)) and not _text(raw_value):
-            problems.append(_required(f"params.{key}", what, raw))
+            problems.append(_required(f"params.{key}", what))
 
     channel = raw.get("channel", "")
     agora_channel = value("agora_channel")
@@ -434,7 +441,7 @@ def load_config(raw: Mapping[str, Any]) -> AvatarConfig:
     reported = {p.path for p in problems}
     problems.extend(p for p in _rule_problems(props, raw) if p.path not in reported)
     if problems or props is None:
-        raise ConfigError(problems)
+        raise ConfigError([_upstream_placed(p, raw) for p in problems])
 
     params = props.params
     uid = parse_uid(params.agora_uid)
