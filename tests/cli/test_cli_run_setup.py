@@ -50,6 +50,8 @@ def test_two_first_runs_at_once_in_a_fresh_clone(tmp_path: Path) -> None:
             running = locals().get(process)
             if running is not None and running.poll() is None:
                 running.kill()
+                running.wait()
+        shutil.rmtree(clone / ".venv", ignore_errors=True)  # hundreds of MB
     assert first.returncode == 0, out_first
     assert second.returncode == 0, out_second
     for out in (out_first, out_second):
@@ -57,7 +59,6 @@ def test_two_first_runs_at_once_in_a_fresh_clone(tmp_path: Path) -> None:
         assert f"usage: python3 {clone / 'run.py'} check" in out
     assert "is setting up spatius_avatar_python; waiting for it to finish" in out_second, out_second
     assert "installing Python packages" in out_first and "installing Python packages" not in out_second
-    shutil.rmtree(clone / ".venv", ignore_errors=True)  # hundreds of MB
 
 
 @pytest.fixture
