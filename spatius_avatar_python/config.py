@@ -34,10 +34,11 @@ TELEMETRY_SWITCHES = ("on", "off")
 # Spatius regions. "auto" lets Spatius' bootstrap service pick the nearest region when a
 # session starts; a concrete region is used as it is to build the endpoint host names
 # (console.<region>.spatius.ai, api.<region>.spatius.ai; cn-* regions use Spatius' China
-# domain), so it must be a host-name label: lowercase words joined by "-".
+# domain), so it must be a host-name label: lowercase words joined by "-". Spatius may add
+# regions: a well-formed name it does not document is a warning in `check`, not an error.
 REGION_AUTO = "auto"
-DOCUMENTED_REGIONS = ("us-west", "ap-northeast")  # us-west is also the SDK's fallback
-CHINA_REGION_PREFIX = "cn-"
+# The regions Spatius documents (us-west is its default and the SDK's fallback for auto).
+DOCUMENTED_REGIONS = ("us-west", "ap-northeast", "cn-beijing")
 _REGION_NAME = re.compile(r"[a-z]+(-[a-z0-9]+)+")
 
 # Properties upstream TEN's spatius_avatar_python reads at the top level of the node's
@@ -214,9 +215,9 @@ class AvatarConfig:
 
 def region_rule() -> str:
     """Which regions are valid, in words, for errors and warnings."""
-    documented = " or ".join(f'"{region}"' for region in DOCUMENTED_REGIONS)
-    return (f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or a region such as '
-            f'{documented} (lowercase words joined by "-"; cn-... for Spatius in China)')
+    documented = ", ".join(f'"{region}"' for region in DOCUMENTED_REGIONS)
+    return (f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of its regions: '
+            f"{documented}")
 
 
 def is_region_name(region: str) -> bool:
@@ -227,7 +228,7 @@ def is_region_name(region: str) -> bool:
 
 def is_documented_region(region: str) -> bool:
     region = region.strip()
-    return region in (REGION_AUTO, "", *DOCUMENTED_REGIONS) or region.startswith(CHINA_REGION_PREFIX)
+    return region in (REGION_AUTO, "", *DOCUMENTED_REGIONS)
 
 
 def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | None:

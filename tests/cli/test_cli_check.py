@@ -101,7 +101,8 @@ BROKEN_CASES = {
     "app_graph_name_with_dash.json": "/ten/predefined_graphs/0/name: 'voice-assistant' does not match",
     # A region that cannot be one: the valid ones are named.
     "region_underscore.json": "avatar.params.region: 'us_west' is not a Spatius region name. Fix: use \"auto\" "
-    "(Spatius picks the nearest region when a session starts) or a region such as \"us-west\"",
+    "(Spatius picks the nearest region when a session starts) or one of its regions: \"us-west\", "
+    "\"ap-northeast\", \"cn-beijing\"",
     # The avatar's token would be for another Agora project than the one the user's client joins.
     "appid_differs_from_rtc.json": "avatar.params.agora_appid: is '00112233445566778899aabbccddeeff' but agora_rtc "
     "(agora_rtc) joins the Agora project '0123456789abcdef0123456789abcdef': the avatar would publish into another "

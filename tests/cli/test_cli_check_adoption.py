@@ -93,7 +93,7 @@ def test_an_upstream_style_property_gets_a_migration_message_for_every_property(
     assert code == 0 and not of("WARN", lines), "\n".join(lines)
 
 
-@pytest.mark.parametrize("region", ["us-west", "ap-northeast", "auto", "cn-shanghai"])
+@pytest.mark.parametrize("region", ["us-west", "ap-northeast", "cn-beijing", "auto"])
 def test_documented_regions_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str], region: str) -> None:
     graph = copy.deepcopy(GRAPH)
     node(graph, "avatar")["property"]["params"]["region"] = region
