@@ -323,7 +323,10 @@ def main(argv: list[str]) -> int:
         say(f"Python 3.10 or newer is needed (this is {platform.python_version()})")
         return 2
     if argv and argv[0] in ("-h", "--help", "help"):
-        print(usage())
+        try:
+            print(usage(), flush=True)
+        except BrokenPipeError:  # `run.py --help | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     command, rest = (argv[0], argv[1:]) if argv else ("demo", [])
     if command not in COMMANDS:
