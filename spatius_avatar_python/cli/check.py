@@ -44,8 +44,9 @@ from .properties import (
     secret_values,
 )
 from .ten_schemas import TenSchemas, load_schemas
-from .secrets_in_files import literal_secret_findings, placeholder_variables
-from .wiring import is_agora_rtc, unknown_node_findings, wiring_findings
+from .secrets_in_files import KnownVariables, literal_secret_findings, placeholder_variables
+from .avatars_together import Publishers, agora_project_findings
+from .wiring import unknown_node_findings, wiring_findings
 
 ADDON = "spatius_avatar_python"
 # Config problems whose cause may be an empty env variable at another path too.
@@ -187,7 +188,7 @@ def check(
     else:
         graphs = [("", document)] if kind is Kind.GRAPH else predefined_graphs(document)
         declared = _declared_messages(manifest)
-        known = _KnownVariables(graphs, defaults_raw, path.parent if path is not None else None)
+        known = KnownVariables(graphs, {ADDON: defaults_raw}, path.parent if path is not None else None)
         found = sum(_check_graph(graph, name, node, checker, env, report, declared, known) for name, graph in graphs)
         if not found:
             report.findings.append(_no_avatar_finding(str(path), graphs, node))
@@ -282,39 +283,8 @@ def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
     return fix
 
 
-class _KnownVariables:
-    """The environment variables a file already uses, per addon and property path: those of
-    every node of the addon in the file, and those of the addon's own property.json where
-    the file is an app's (ten_packages/extension/<addon>/ beside it); ours for the avatar."""
-
-    def __init__(self, graphs: list[tuple[str, Any]], own_defaults: Mapping[str, Any], folder: Path | None) -> None:
-        self._by_addon: dict[str, dict[str, str]] = {ADDON: placeholder_variables(own_defaults)}
-        self._folder = folder
-        self._read: set[str] = {ADDON}
-        self._in_file: dict[str, dict[str, str]] = {}
-        for _name, graph in graphs:
-            for item in (graph.get("nodes") or []) if isinstance(graph, Mapping) else []:
-                if isinstance(item, Mapping) and isinstance(item.get("addon"), str):
-                    self._in_file.setdefault(item["addon"], {}).update(placeholder_variables(item.get("property")))
-
-    def __call__(self, addon: str) -> dict[str, str]:
-        if addon not in self._read:
-            self._read.add(addon)
-            self._by_addon[addon] = self._package_defaults(addon)
-        return {**self._by_addon.get(addon, {}), **self._in_file.get(addon, {})}
-
-    def _package_defaults(self, addon: str) -> dict[str, str]:
-        if self._folder is None:
-            return {}
-        try:
-            text = (self._folder / "ten_packages" / "extension" / addon / "property.json").read_text(encoding="utf-8")
-            return placeholder_variables(json.loads(text))
-        except (OSError, ValueError):
-            return {}
-
-
 def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str],
-                 report: Report, declared: Mapping[str, set[str]], known: _KnownVariables) -> int:
+                 report: Report, declared: Mapping[str, set[str]], known: KnownVariables) -> int:
     """Check the avatar nodes of one graph; return how many there were."""
     if not isinstance(graph, Mapping):
         return 0
@@ -350,7 +320,7 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
             item.get("property"), f"{prefix}{item.get('name', '?')}", avatar=addon == ADDON, known=known(addon))
         properties[str(item.get("name"))] = resolved.value
     report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in unknown_node_findings(graph)]
-    publishers: dict[tuple[int, str], str] = {}  # (uid, channel) -> the avatar node publishing with them
+    publishers = Publishers(properties)
     for avatar in avatars:
         name = str(avatar.get("name"))
         merged = checker.check(avatar.get("property") or {}, f"{prefix}{name}")
@@ -359,57 +329,10 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         channel = _avatar_channel(merged)
         wiring = wiring_findings(graph, name, properties, uid, channel, declared, injected)
         report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in wiring]
-        report.findings += _agora_project_findings(nodes, properties, avatar, merged, prefix)
-        if uid is not None:
-            if (other := publishers.get((uid, channel))) is not None:
-                report.findings.append(error(
-                    f"{prefix}{name}.params.agora_uid",
-                    f"{uid} is also the UID of the avatar node {other} in the same channel: two publishers with one "
-                    "UID push each other out of the channel, so only one avatar is ever seen",
-                    f'give {name} its own UID, e.g. "{_free_uid(properties, uid)}"',
-                ))
-            publishers.setdefault((uid, channel), name)
+        together = agora_project_findings(nodes, properties, name, merged) + publishers.add(name, uid, channel)
+        report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in together]
         report.checked.append(f"node {prefix}{name}")
     return len(avatars) + len(other_vendor)
-
-
-def _free_uid(properties: Mapping[str, Any], taken: int) -> int:
-    used = {taken}
-    for props in properties.values():
-        if isinstance(props, Mapping):
-            params = props.get("params") if isinstance(props.get("params"), Mapping) else {}
-            for value in (props.get("stream_id"), props.get("remote_stream_id"), params.get("agora_uid")):
-                if isinstance(value, (int, str)) and not isinstance(value, bool) and (uid := parse_uid(str(value))):
-                    used.add(uid)
-    return next(candidate for candidate in range(taken + 1, taken + len(used) + 2) if candidate not in used)
-
-
-def _agora_project_findings(nodes: list[Mapping[str, Any]], properties: Mapping[str, Any], avatar: Mapping[str, Any],
-                            merged: Mapping[str, Any], prefix: str) -> list[Finding]:
-    """The avatar's token is built for params.agora_appid: another Agora project than the one
-    agora_rtc (and so the user's client) joins puts the avatar where nobody sees it."""
-    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
-    appid, token = params.get("agora_appid"), params.get("agora_token")
-    if not isinstance(appid, str) or not appid.strip() or (isinstance(token, str) and token.strip()):
-        return []  # a given token carries its own app id
-    findings = []
-    for item in nodes:
-        rtc_app_id = properties.get(str(item.get("name")), {}).get("app_id")
-        if not is_agora_rtc(item) or not isinstance(rtc_app_id, str) or not rtc_app_id.strip():
-            continue
-        if rtc_app_id.strip() == appid.strip():
-            continue
-        rtc = str(item.get("name"))
-        written = (item.get("property") or {}).get("app_id") if isinstance(item.get("property"), Mapping) else None
-        how = (f"write {json.dumps(written)} there, as {rtc} does" if isinstance(written, str) and written.startswith("${env:")
-               else f"set it to {rtc}'s app_id")
-        findings.append(error(
-            f"{prefix}{avatar.get('name')}.params.agora_appid",
-            f"is {appid.strip()!r} but {rtc} (agora_rtc) joins the Agora project {rtc_app_id.strip()!r}: the avatar "
-            "would publish into another Agora project, where the user's client never sees it",
-            f"use {rtc}'s Agora project: {how}",
-        ))
-    return findings
 
 
 def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:

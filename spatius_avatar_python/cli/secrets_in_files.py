@@ -8,8 +8,10 @@ invents one, since a name the app's .env does not have would only mislead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from .findings import Finding, warning
@@ -66,3 +68,32 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(child, join(path, str(key)))
     elif isinstance(value, str):
         yield path, value
+
+
+class KnownVariables:
+    """The environment variables a file already uses, per addon and property path: those of
+    every node of the addon in the file, over those of the addon's own property.json (given
+    for this extension; found in ten_packages/extension/<addon>/ beside an app's file)."""
+
+    def __init__(self, graphs: list[tuple[str, Any]], own_defaults: Mapping[str, Any], folder: Path | None) -> None:
+        self._defaults = {addon: placeholder_variables(prop) for addon, prop in own_defaults.items()}
+        self._folder = folder
+        self._in_file: dict[str, dict[str, str]] = {}
+        for _name, graph in graphs:
+            for item in (graph.get("nodes") or []) if isinstance(graph, Mapping) else []:
+                if isinstance(item, Mapping) and isinstance(item.get("addon"), str):
+                    self._in_file.setdefault(item["addon"], {}).update(placeholder_variables(item.get("property")))
+
+    def __call__(self, addon: str) -> dict[str, str]:
+        if addon not in self._defaults:
+            self._defaults[addon] = self._package_defaults(addon)
+        return {**self._defaults[addon], **self._in_file.get(addon, {})}
+
+    def _package_defaults(self, addon: str) -> dict[str, str]:
+        if self._folder is None or not addon:
+            return {}
+        try:
+            text = (self._folder / "ten_packages" / "extension" / addon / "property.json").read_text(encoding="utf-8")
+            return placeholder_variables(json.loads(text))
+        except (OSError, ValueError):
+            return {}
