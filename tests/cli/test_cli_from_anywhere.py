@@ -74,10 +74,14 @@ def test_emulator_writes_the_property_file_where_the_user_is_and_stream_reads_it
                                 cwd=app, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
     try:
+        told = []
         for line in emulator.stdout:
+            told.append(line)
             if line.startswith("Sessions, requests") or line.strip() == "":
                 break
         assert (app / "emulator.json").is_file(), "the property file is not in the user's folder"
+        # The command it suggests next is the one that works from here.
+        assert f"  python3 {RUN_PY} stream --property emulator.json   (the built-in sample, or add a file)\n" in told
         assert not (REPO / "emulator.json").exists()
         speech(app / "hello.wav")
         done = run(app, "stream", "hello.wav", "--property", "emulator.json", "--pace", "20")
