@@ -215,3 +215,25 @@ def test_without_extra_params_the_session_configuration_has_none(emulator, tmp_p
     assert main(["stream", str(speech), "--property", str(path), "--pace", "20"]) == 0, capsys.readouterr().out
     (session,) = emulator.recording.sessions
     assert session.configure["extra_params"] == {}
+
+
+@pytest.mark.parametrize("props_fixture", ["opus_props", "pcm_props"])
+def test_extra_params_reach_the_session_through_the_ten_runtime(emulator, request: pytest.FixtureRequest,
+                                                                props_fixture: str) -> None:
+    # The whole path of a graph's property: the runtime hands it to the extension, which
+    # validates it and passes the map to the SDK's session configuration.
+    from scenario_kit import run_scenario, speech
+
+    props = copy.deepcopy(request.getfixturevalue(props_fixture))
+    extra = {"motion_style": "calm", "trace_id": "abc-123"}
+    props["params"]["extra_params"] = extra
+
+    async def script(t, env):
+        await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 1})
+        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
+        await t.until(lambda: any(r.ended for c in emulator.recording.connections for r in c.requests),
+                      what="the request to end")
+
+    run_scenario(props, script)
+    (connection,) = emulator.recording.connections
+    assert connection.configure["extra_params"] == extra
