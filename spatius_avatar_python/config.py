@@ -231,11 +231,17 @@ def is_documented_region(region: str) -> bool:
     return region in (REGION_AUTO, "", *DOCUMENTED_REGIONS)
 
 
+def params_of(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `params` object of a property, or an empty one when it is not an object."""
+    params = raw.get("params")
+    return params if isinstance(params, Mapping) else {}
+
+
 def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | None:
     """For a top-level property where upstream's extension reads it: (what happens, the fix)."""
     if key not in UPSTREAM_TOP_LEVEL:
         return None
-    params = raw.get("params") if isinstance(raw.get("params"), Mapping) else {}
+    params = params_of(raw)
     what = (f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
             "and ignores a top-level one")
     if params.get(key) not in (None, "", {}):

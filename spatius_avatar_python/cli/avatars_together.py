@@ -8,34 +8,55 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import parse_uid
+from ..config import params_of, parse_uid
 from .findings import Finding, error
 from .wiring import is_agora_rtc
 
 
-def agora_project_findings(nodes: list[Mapping[str, Any]], properties: Mapping[str, Any], avatar: str,
-                           merged: Mapping[str, Any]) -> list[Finding]:
+def agora_project_findings(
+    nodes: list[Mapping[str, Any]],
+    properties: Mapping[str, Any],
+    avatar: str,
+    merged: Mapping[str, Any],
+) -> list[Finding]:
     """The avatar's token is built for params.agora_appid: another Agora project than the one
     agora_rtc (and so the user's client) joins puts the avatar where nobody sees it."""
-    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    params = params_of(merged)
     appid, token = params.get("agora_appid"), params.get("agora_token")
-    if not isinstance(appid, str) or not appid.strip() or (isinstance(token, str) and token.strip()):
+    if (
+        not isinstance(appid, str)
+        or not appid.strip()
+        or (isinstance(token, str) and token.strip())
+    ):
         return []  # a given token carries its own app id
     findings = []
     for item in nodes:
         rtc_app_id = properties.get(str(item.get("name")), {}).get("app_id")
-        if not is_agora_rtc(item) or not isinstance(rtc_app_id, str) or rtc_app_id.strip() in ("", appid.strip()):
+        if (
+            not is_agora_rtc(item)
+            or not isinstance(rtc_app_id, str)
+            or rtc_app_id.strip() in ("", appid.strip())
+        ):
             continue
         rtc = str(item.get("name"))
-        written = (item.get("property") or {}).get("app_id") if isinstance(item.get("property"), Mapping) else None
-        how = (f"write {json.dumps(written)} there, as {rtc} does" if isinstance(written, str) and written.startswith("${env:")
-               else f"set it to {rtc}'s app_id")
-        findings.append(error(
-            f"{avatar}.params.agora_appid",
-            f"is {appid.strip()!r} but {rtc} (agora_rtc) joins the Agora project {rtc_app_id.strip()!r}: the avatar "
-            "would publish into another Agora project, where the user's client never sees it",
-            f"use {rtc}'s Agora project: {how}",
-        ))
+        written = (
+            (item.get("property") or {}).get("app_id")
+            if isinstance(item.get("property"), Mapping)
+            else None
+        )
+        how = (
+            f"write {json.dumps(written)} there, as {rtc} does"
+            if isinstance(written, str) and written.startswith("${env:")
+            else f"set it to {rtc}'s app_id"
+        )
+        findings.append(
+            error(
+                f"{avatar}.params.agora_appid",
+                f"is {appid.strip()!r} but {rtc} (agora_rtc) joins the Agora project {rtc_app_id.strip()!r}: the avatar "
+                "would publish into another Agora project, where the user's client never sees it",
+                f"use {rtc}'s Agora project: {how}",
+            )
+        )
     return findings
 
 
@@ -52,19 +73,33 @@ class Publishers:
         other = self._by_uid_and_channel.setdefault((uid, channel), avatar)
         if other == avatar:
             return []
-        return [error(
-            f"{avatar}.params.agora_uid",
-            f"{uid} is also the UID of the avatar node {other} in the same channel: two publishers with one "
-            "UID push each other out of the channel, so only one avatar is ever seen",
-            f'give {avatar} its own UID, e.g. "{self._free_uid(uid)}"',
-        )]
+        return [
+            error(
+                f"{avatar}.params.agora_uid",
+                f"{uid} is also the UID of the avatar node {other} in the same channel: two publishers with one "
+                "UID push each other out of the channel, so only one avatar is ever seen",
+                f'give {avatar} its own UID, e.g. "{self._free_uid(uid)}"',
+            )
+        ]
 
     def _free_uid(self, taken: int) -> int:
         used = {taken}
         for props in self._properties.values():
             if isinstance(props, Mapping):
-                params = props.get("params") if isinstance(props.get("params"), Mapping) else {}
-                for value in (props.get("stream_id"), props.get("remote_stream_id"), params.get("agora_uid")):
-                    if isinstance(value, (int, str)) and not isinstance(value, bool) and (uid := parse_uid(str(value))):
+                params = params_of(props)
+                for value in (
+                    props.get("stream_id"),
+                    props.get("remote_stream_id"),
+                    params.get("agora_uid"),
+                ):
+                    if (
+                        isinstance(value, (int, str))
+                        and not isinstance(value, bool)
+                        and (uid := parse_uid(str(value)))
+                    ):
                         used.add(uid)
-        return next(candidate for candidate in range(taken + 1, taken + len(used) + 2) if candidate not in used)
+        return next(
+            candidate
+            for candidate in range(taken + 1, taken + len(used) + 2)
+            if candidate not in used
+        )

@@ -24,6 +24,7 @@ from ..config import (
     is_documented_region,
     is_region_name,
     load_config,
+    params_of,
     parse_uid,
     region_rule,
     upstream_migration,
@@ -257,7 +258,7 @@ def _migration(finding: Finding, raw: Mapping[str, Any]) -> Finding:
 
 
 def _region_findings(merged: Mapping[str, Any]) -> list[Finding]:
-    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    params = params_of(merged)
     region = params.get("region")
     endpoints = merged.get("console_endpoint_url") or merged.get("ingress_endpoint_url")
     if not isinstance(region, str) or not is_region_name(region) or is_documented_region(region) or endpoints:

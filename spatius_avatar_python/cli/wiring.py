@@ -231,9 +231,9 @@ def wiring_findings(
     # (unknown_node_findings), not again as a missing route.
     typos = {end.missing for end in unknown_ends(graph) if closest_node(graph, end.missing) == avatar}
     origins: dict[Route, list[Origin]] = {}
-    for route, where_written in route_origins(graph).items():
-        route = route._replace(src=avatar if route.src in typos else route.src,
-                               dst=avatar if route.dst in typos else route.dst)
+    for written, where_written in route_origins(graph).items():
+        route = written._replace(src=avatar if written.src in typos else written.src,
+                                 dst=avatar if written.dst in typos else written.dst)
         origins.setdefault(route, []).extend(where_written)
     routes = set(origins)
     into = {r for r in routes if r.dst == avatar}

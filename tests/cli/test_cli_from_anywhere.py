@@ -29,10 +29,18 @@ ENV = {
 }
 
 
-def run(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    folder: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, str(RUN_PY), *args], cwd=folder, env=environ, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, str(RUN_PY), *args],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
 
 
 @pytest.fixture
@@ -56,7 +64,10 @@ def test_check_reads_the_apps_property_json_not_the_clones(app: Path) -> None:
     done = run(app, "check", "--graph", "property.json", env=ENV)
     assert done.returncode == 0, done.stdout + done.stderr
     last = done.stdout.splitlines()[-1]
-    assert last.startswith("OK property.json: 0 problem(s)") and "node voice_assistant_spatius_avatar/avatar" in last
+    assert (
+        last.startswith("OK property.json: 0 problem(s)")
+        and "node voice_assistant_spatius_avatar/avatar" in last
+    )
 
 
 def test_check_env_file_and_property_are_read_from_the_users_folder(app: Path) -> None:
@@ -69,19 +80,30 @@ def test_check_env_file_and_property_are_read_from_the_users_folder(app: Path) -
     assert done.stdout.splitlines()[-1].startswith("OK avatar.json: 0 problem(s)")
 
 
-def test_emulator_writes_the_property_file_where_the_user_is_and_stream_reads_it_and_the_audio(app: Path) -> None:
-    emulator = subprocess.Popen([sys.executable, str(RUN_PY), "emulator", "--write-property", "emulator.json", "--quiet"],
-                                cwd=app, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+def test_emulator_writes_the_property_file_where_the_user_is_and_stream_reads_it_and_the_audio(
+    app: Path,
+) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, str(RUN_PY), "emulator", "--write-property", "emulator.json", "--quiet"],
+        cwd=app,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         told = []
+        assert emulator.stdout is not None
         for line in emulator.stdout:
             told.append(line)
             if line.startswith("Sessions, requests") or line.strip() == "":
                 break
         assert (app / "emulator.json").is_file(), "the property file is not in the user's folder"
         # The command it suggests next is the one that works from here.
-        assert f"  python3 {RUN_PY} stream --property emulator.json   (the built-in sample, or add a file)\n" in told
+        assert (
+            f"  python3 {RUN_PY} stream --property emulator.json   (the built-in sample, or add a file)\n"
+            in told
+        )
         assert not (REPO / "emulator.json").exists()
         speech(app / "hello.wav")
         done = run(app, "stream", "hello.wav", "--property", "emulator.json", "--pace", "20")
@@ -99,7 +121,9 @@ def test_stream_reads_a_graph_from_the_users_folder(app: Path) -> None:
     # configuration for what the graph says (no secret set), not "cannot read the file".
     done = run(app, "stream", "--graph", "property.json", env={name: "" for name in ENV})
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "this configuration cannot work" in done.stdout and "missing Spatius API key" in done.stdout
+    assert (
+        "this configuration cannot work" in done.stdout and "missing Spatius API key" in done.stdout
+    )
 
 
 def test_demo_reads_the_wav_from_the_users_folder(app: Path) -> None:
@@ -111,31 +135,49 @@ def test_demo_reads_the_wav_from_the_users_folder(app: Path) -> None:
 
 def test_test_paths_and_report_files_are_the_users(app: Path) -> None:
     target = REPO / "tests" / "cli" / "test_cli_speech_file.py"
-    relative = os.path.relpath(target, app)  # e.g. ../../<clone>/tests/cli/...: from the user's folder
-    done = run(app, "test", f"{relative}::test_a_file_that_is_not_audio_says_which_formats_work",
-               "--junitxml", "report.xml")
+    relative = os.path.relpath(
+        target, app
+    )  # e.g. ../../<clone>/tests/cli/...: from the user's folder
+    done = run(
+        app,
+        "test",
+        f"{relative}::test_a_file_that_is_not_audio_says_which_formats_work",
+        "--junitxml",
+        "report.xml",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
-    report = ElementTree.parse(app / "report.xml").getroot()
-    assert report.find(".//testcase").get("name") == "test_a_file_that_is_not_audio_says_which_formats_work"
+    case = ElementTree.parse(app / "report.xml").getroot().find(".//testcase")
+    assert (
+        case is not None
+        and case.get("name") == "test_a_file_that_is_not_audio_says_which_formats_work"
+    )
     assert not (REPO / "report.xml").exists()
 
 
 def test_help_lists_every_command_with_run_py_usage(tmp_path: Path) -> None:
-    from spatius_avatar_python.cli import COMMANDS, build_parser
+    from spatius_avatar_python.cli import COMMANDS, main
 
     done = run(tmp_path, "--help")
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert text.startswith(f"usage: python3 {RUN_PY} ")
-    listed = {line.split()[0] for line in text.split("commands:")[1].split("\n\n")[0].splitlines() if line.strip()}
-    names = {name for name in build_parser()._subparsers._group_actions[0].choices}  # noqa: SLF001
-    assert len(names) == len(COMMANDS)
+    listed = {
+        line.split()[0]
+        for line in text.split("commands:")[1].split("\n\n")[0].splitlines()
+        if line.strip()
+    }
+    names = {
+        command.__name__.rsplit(".", 1)[-1] for command in COMMANDS
+    }  # one module per command, by its name
+    assert all(main([name, "--help"]) == 0 for name in names)
     assert listed == names | {"test"}
     assert "python -m spatius_avatar_python" not in text
     # A command's own help names run.py too.
     done = run(tmp_path, "check", "--help")
-    assert done.returncode == 0 and done.stdout.startswith(f"usage: python3 {RUN_PY} check"), done.stdout
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: python3 {RUN_PY} check"), (
+        done.stdout
+    )
 
 
 def test_a_taken_port_is_one_line_naming_a_free_one(tmp_path: Path) -> None:
