@@ -722,6 +722,7 @@ class AvatarStreamer:
                 uid=config.uid,
                 publisher_id=config.publisher_id,
             ),
+            extra_params=dict(config.extra_params),
         )
         link = holder["link"] = _Link(number, session, now, now + self._lifetime_s, start_now)
         if start_now:

@@ -11,6 +11,12 @@ from pathlib import Path
 EXTENSION_DIR = Path(__file__).resolve().parents[1]
 TESTBED_DIR = EXTENSION_DIR / "testbed"
 
+# The official TEN schemas: the project's own copy in ../shared, for the tests only (the
+# extension knows no folder outside itself). A TEN_SCHEMA_DIR already set wins.
+_SHARED_SCHEMAS = EXTENSION_DIR.parent / "shared" / "schemas" / "ten"
+if _SHARED_SCHEMAS.is_dir():
+    os.environ.setdefault("TEN_SCHEMA_DIR", str(_SHARED_SCHEMAS))
+
 sys.path.insert(0, str(TESTBED_DIR))
 try:
     import ten_runtime  # noqa: F401  (the real runtime, when the app provides it)

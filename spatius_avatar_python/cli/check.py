@@ -18,7 +18,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, ConfigProblem, load_config, parse_uid
+from ..config import (
+    ConfigError,
+    ConfigProblem,
+    is_documented_region,
+    is_region_name,
+    load_config,
+    params_of,
+    parse_uid,
+    region_rule,
+    upstream_migration,
+)
 from .declared_types import declared_type_findings
 from .findings import Finding, Masker, error, warning
 from .paths import MANIFEST_FILE, PROPERTY_FILE
@@ -35,8 +45,9 @@ from .properties import (
     secret_values,
 )
 from .ten_schemas import TenSchemas, load_schemas
-from .secrets_in_files import literal_secret_findings
-from .wiring import wiring_findings
+from .secrets_in_files import KnownVariables, literal_secret_findings, placeholder_variables
+from .avatars_together import Publishers, agora_project_findings
+from .wiring import unknown_node_findings, wiring_findings
 
 ADDON = "spatius_avatar_python"
 # Config problems whose cause may be an empty env variable at another path too.
@@ -108,8 +119,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--schema-dir", type=Path, default=None, metavar="DIR",
         help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
-        "as it is (default: $TEN_SCHEMA_DIR, else ../shared/schemas/ten beside the extension; the schema "
-        "check is skipped with a note when there are none)",
+        "as it is (default: $TEN_SCHEMA_DIR; without either the schema check is skipped with a note)",
     )
     parser.set_defaults(run=run)
 
@@ -171,7 +181,7 @@ def check(
     if kind is Kind.PROPERTY:
         _report_missing_env(resolve_env(document, env), "", report)
         if path is not None:
-            report.findings += literal_secret_findings(document, "", avatar=True)
+            report.findings += literal_secret_findings(document, "", avatar=True, known=placeholder_variables(defaults_raw))
         checker.check(document, "")
         report.checked.append("avatar properties")
     elif kind is Kind.CONVO_AI:
@@ -179,7 +189,8 @@ def check(
     else:
         graphs = [("", document)] if kind is Kind.GRAPH else predefined_graphs(document)
         declared = _declared_messages(manifest)
-        found = sum(_check_graph(graph, name, node, checker, env, report, declared) for name, graph in graphs)
+        known = KnownVariables(graphs, {ADDON: defaults_raw}, path.parent if path is not None else None)
+        found = sum(_check_graph(graph, name, node, checker, env, report, declared, known) for name, graph in graphs)
         if not found:
             report.findings.append(_no_avatar_finding(str(path), graphs, node))
     return report
@@ -213,7 +224,8 @@ class _AvatarChecker:
 
         typed = declared_type_findings(merged, self.declared, examples=self.examples, from_env=uses.keys())
         mistyped = {f.where for f in typed if f.level == "ERROR"}
-        findings = list(typed)
+        findings = [_migration(f, raw) for f in typed]
+        findings += _region_findings(merged)
         try:
             load_config(merged)
         except ConfigError as exc:
@@ -238,6 +250,25 @@ class _AvatarChecker:
         return merged
 
 
+def _migration(finding: Finding, raw: Mapping[str, Any]) -> Finding:
+    """An undeclared top-level property that upstream's extension reads: say where it goes here."""
+    if finding.level != "WARN" or "." in finding.where or (upstream := upstream_migration(finding.where, raw)) is None:
+        return finding
+    return warning(finding.where, *upstream)
+
+
+def _region_findings(merged: Mapping[str, Any]) -> list[Finding]:
+    params = params_of(merged)
+    region = params.get("region")
+    endpoints = merged.get("console_endpoint_url") or merged.get("ingress_endpoint_url")
+    if not isinstance(region, str) or not is_region_name(region) or is_documented_region(region) or endpoints:
+        return []
+    return [warning(
+        "params.region", f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every session "
+        "fails to connect (connectionFailed)", region_rule() + ", as Spatius gave it to you",
+    )]
+
+
 def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
     """For a value left empty by an ${env:...} placeholder: which variable to set."""
     empty = [u for p in _RELATED_PATHS.get(problem.path, (problem.path,)) if (u := uses.get(p)) and not u.result.strip()]
@@ -254,7 +285,7 @@ def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
 
 
 def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str],
-                 report: Report, declared: Mapping[str, set[str]]) -> int:
+                 report: Report, declared: Mapping[str, set[str]], known: KnownVariables) -> int:
     """Check the avatar nodes of one graph; return how many there were."""
     if not isinstance(graph, Mapping):
         return 0
@@ -285,9 +316,12 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         resolved = resolve_env(raw, env)
         _report_missing_env(resolved, f"{prefix}{item.get('name', '?')}", report)
         report.masker.add(secret_values(resolved))
+        addon = str(item.get("addon", ""))
         report.findings += literal_secret_findings(
-            item.get("property"), f"{prefix}{item.get('name', '?')}", avatar=item.get("addon") == ADDON)
+            item.get("property"), f"{prefix}{item.get('name', '?')}", avatar=addon == ADDON, known=known(addon))
         properties[str(item.get("name"))] = resolved.value
+    report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in unknown_node_findings(graph)]
+    publishers = Publishers(properties)
     for avatar in avatars:
         name = str(avatar.get("name"))
         merged = checker.check(avatar.get("property") or {}, f"{prefix}{name}")
@@ -296,6 +330,8 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         channel = _avatar_channel(merged)
         wiring = wiring_findings(graph, name, properties, uid, channel, declared, injected)
         report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in wiring]
+        together = agora_project_findings(nodes, properties, name, merged) + publishers.add(name, uid, channel)
+        report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in together]
         report.checked.append(f"node {prefix}{name}")
     return len(avatars) + len(other_vendor)
 

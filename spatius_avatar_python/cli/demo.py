@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} utterances "
           f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at {SESSION_RATE} Hz; pace {args.pace:g}")
     if args.format is None and audio_format == "pcm_s16le":
-        print("  (the system Opus library is missing: using pcm_s16le)")
+        print(f"Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the system Opus "
+              f"library is missing: {opus_library_problem()}")
     with tempfile.TemporaryDirectory(prefix="spatius_demo_") as folder:
         files = _utterance_files(Path(folder), mono, bounds)
         outcome = run_demo(files, planned, speech.sample_rate, pace=args.pace, audio_format=audio_format, out=out)

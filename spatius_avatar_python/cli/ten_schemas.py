@@ -37,14 +37,16 @@ WHERE_TO_GET = (
 HOW_TO_USE = f"pass that folder with --schema-dir, or set {SCHEMA_DIR_VARIABLE} to it"
 
 
-def default_schema_dir(fallback: Path) -> Path:
-    """$TEN_SCHEMA_DIR when set, else `fallback` (the project checkout's ../shared copy)."""
+def default_schema_dir() -> Path | None:
+    """$TEN_SCHEMA_DIR when set, else None: the extension knows of no folder outside itself."""
     given = os.environ.get(SCHEMA_DIR_VARIABLE, "").strip()
-    return Path(given).expanduser() if given else fallback
+    return Path(given).expanduser() if given else None
 
 
-def schemas_absent(directory: Path, how_to_use: str = HOW_TO_USE) -> str | None:
+def schemas_absent(directory: Path | None, how_to_use: str = HOW_TO_USE) -> str | None:
     """Why the schema check cannot run from `directory` (with where to get the files), or None."""
+    if directory is None:
+        return f"no TEN schema folder given; {WHERE_TO_GET}: {how_to_use}"
     missing = [f"{name}.schema.json" for name in REQUIRED_FILES if not (directory / f"{name}.schema.json").is_file()]
     if not missing:
         return None
@@ -102,11 +104,11 @@ class TenSchemas:
         return _findings(self.graph, document, label, "TEN graph schema")
 
 
-def load_schema_documents(directory: Path) -> dict[str, Any]:
+def load_schema_documents(directory: Path | None) -> dict[str, Any]:
     """{"manifest", "property", "graph"}: each schema with the shared definitions merged in.
     Raises SchemaFileError."""
-    if (absent := schemas_absent(directory)) is not None:
-        raise SchemaFileError(absent)
+    if (absent := schemas_absent(directory)) is not None or directory is None:
+        raise SchemaFileError(absent or "no TEN schema folder given")
     shared_path = directory / f"{SHARED_FILE}.schema.json"
     shared = read_schema_file(shared_path).get("$defs", {}) if shared_path.is_file() else {}
     documents = {name: _with_defs(read_schema_file(directory / f"{name}.schema.json"), shared) for name in REQUIRED_FILES}
@@ -126,7 +128,7 @@ def load_schema_documents(directory: Path) -> dict[str, Any]:
     return documents
 
 
-def load_schemas(directory: Path) -> TenSchemas | str:
+def load_schemas(directory: Path | None) -> TenSchemas | str:
     """The validators, or why the schema check cannot run."""
     try:
         from jsonschema import Draft7Validator

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ..config import parse_uid
-from .findings import Finding, error, warning
+from .findings import Finding, error, note, warning
 
 MESSAGE_KINDS = ("cmd", "data", "audio_frame", "video_frame")
 END_OF_SPEECH = ("tts_audio_end", "finalize")
@@ -86,13 +87,17 @@ def route_fix(graph: Mapping[str, Any], owner: str, kind: str, name: str, dst: s
     the block."""
     connection = _connection(graph, owner)
     target = {"extension": dst}
+    names = node_names(graph)
     if connection is None:
         return "add this connection: " + json.dumps({"extension": owner, kind: [{"name": name, "dest": [target]}]})
     for item in connection.get(kind) or []:
         if isinstance(item, Mapping) and name in _names_of(item) and isinstance(item.get("dest"), list):
-            changed = {**item, "dest": [*item["dest"], target]}
+            kept = [d for d in item["dest"] if not _names_no_node(d, names)]
+            changed = {**item, "dest": [*kept, target]}
+            dropped = [d["extension"] for d in item["dest"] if d not in kept]
+            why = f" ({', '.join(json.dumps(d) for d in dropped)} is not a node of the graph)" if dropped else ""
             return (f"in the connection of {owner}, add {json.dumps(target)} to the dest of its {kind} "
-                    f"{name} route: {json.dumps(changed)}")
+                    f"{name} route: {json.dumps(changed)}{why}")
     item = {"name": name, "dest": [target]}
     return f'in the connection of {owner}, add to its "{kind}" list: {json.dumps(item)}'
 
@@ -118,6 +123,77 @@ def _removal_fix(graph: Mapping[str, Any], route: Route, origins: list[Origin]) 
                 fixes.append(f'in {where}, route "{route.name}" in an item of its own without {json.dumps(other)} '
                              f"(the item {json.dumps(item)} routes several messages)")
     return "; and ".join(dict.fromkeys(fixes)) or "remove the route"
+
+
+def node_names(graph: Mapping[str, Any]) -> set[str]:
+    return {str(n["name"]) for n in graph.get("nodes") or [] if isinstance(n, Mapping) and n.get("name")}
+
+
+def _names_no_node(end: Any, names: Collection[str]) -> bool:
+    """A dest or source item naming an extension the graph does not have (another app's
+    extensions, named with "app", are not this graph's to know)."""
+    return (isinstance(end, Mapping) and "extension" in end and "app" not in end
+            and end["extension"] not in names)
+
+
+class UnknownEnd(NamedTuple):
+    owner: str  # the connection block that names it
+    kind: str
+    names: tuple[str, ...]  # the messages of the item
+    form: str  # "dest", "source" or "extension" (the block's own owner)
+    missing: str
+
+
+def unknown_ends(graph: Mapping[str, Any]) -> Iterator[UnknownEnd]:
+    """Every place a connection names a node the graph does not have."""
+    names = node_names(graph)
+    for connection in graph.get("connections") or []:
+        if not isinstance(connection, Mapping) or not connection.get("extension") or "app" in connection:
+            continue
+        owner = str(connection["extension"])
+        if owner not in names:
+            yield UnknownEnd(owner, "", (), "extension", owner)
+        for kind in MESSAGE_KINDS:
+            for item in connection.get(kind) or []:
+                if not isinstance(item, Mapping):
+                    continue
+                for form in ("dest", "source"):
+                    for end in item.get(form) or []:
+                        if _names_no_node(end, names):
+                            yield UnknownEnd(owner, kind, tuple(_names_of(item)), form, str(end["extension"]))
+
+
+def closest_node(graph: Mapping[str, Any], missing: str) -> str | None:
+    match = difflib.get_close_matches(missing, sorted(node_names(graph)), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def unknown_node_findings(graph: Mapping[str, Any]) -> list[Finding]:
+    """Connections naming a node that is not in the graph (often a typo): named as such, with
+    a fix that replaces the name instead of keeping it."""
+    findings = []
+    for end in dict.fromkeys(unknown_ends(graph)):
+        match = closest_node(graph, end.missing)
+        guess = f' (a typo of "{match}"?)' if match else ""
+        wrong = json.dumps({"extension": end.missing})
+        if end.form == "extension":
+            findings.append(error(
+                f"{end.owner} wiring", f'a connection block belongs to "{end.owner}", which is not a node of this graph, '
+                f"so none of its routes exist{guess}",
+                f'write "extension": "{match}" in that block' if match
+                else f'correct its "extension", or add a node named "{end.owner}"',
+            ))
+            continue
+        messages = f"{end.kind} {', '.join(end.names)}"
+        where = f"{end.owner} -> {end.missing} wiring" if end.form == "dest" else f"{end.missing} -> {end.owner} wiring"
+        findings.append(error(
+            where, f'the {messages} route in the connection of {end.owner} names "{end.missing}" in its {end.form}, '
+            f"which is not a node of this graph, so that route carries nothing{guess}",
+            f"in the connection of {end.owner}, write {json.dumps({'extension': match})} instead of {wrong}" if match
+            else f"in the connection of {end.owner}, remove {wrong} from the {end.form} of its {messages} route, "
+            f'or add a node named "{end.missing}"',
+        ))
+    return findings
 
 
 def _guess(nodes: Iterable[Mapping[str, Any]], word: str, default: str) -> str:
@@ -151,7 +227,14 @@ def wiring_findings(
     `injected` the nodes whose channel the TEN agent server fills in at start."""
     nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping) and n.get("name")]
     by_name = {n["name"]: n for n in nodes}
-    origins = route_origins(graph)
+    # A route to a misspelt avatar ("avtar") is reported once, as the typo it is
+    # (unknown_node_findings), not again as a missing route.
+    typos = {end.missing for end in unknown_ends(graph) if closest_node(graph, end.missing) == avatar}
+    origins: dict[Route, list[Origin]] = {}
+    for written, where_written in route_origins(graph).items():
+        route = written._replace(src=avatar if written.src in typos else written.src,
+                                 dst=avatar if written.dst in typos else written.dst)
+        origins.setdefault(route, []).extend(where_written)
     routes = set(origins)
     into = {r for r in routes if r.dst == avatar}
     out = {r for r in routes if r.src == avatar}
@@ -190,6 +273,15 @@ def wiring_findings(
             "when the agent's speech is complete, so the avatar's last words are cut or delayed",
             f"route tts_audio_end (and tts_audio_start) from the TTS node: "
             f"{route_fix(graph, tts_name, 'data', 'tts_audio_end', avatar)}",
+        ))
+    if not any(r.kind == "data" and r.name == "tts_audio_start" for r in into):
+        end_sources = sorted({r.src for r in into if r.kind == "data" and r.name in END_OF_SPEECH})
+        findings.append(note(
+            where, "data tts_audio_start is not routed to the avatar: it works, but after a barge-in it can tell the "
+            "next answer from the tail of the interrupted one only by a pause in the audio (300 ms); with "
+            "tts_audio_start's request_id it knows exactly",
+            "route tts_audio_start from the TTS node: "
+            + route_fix(graph, (end_sources or [tts_name])[0], "data", "tts_audio_start", avatar),
         ))
     if not any(r.kind == "cmd" and r.name == "flush" for r in into):
         flushers = sorted({r.src for r in routes if r.kind == "cmd" and r.name == "flush" and r.src != avatar})

@@ -17,7 +17,7 @@ from spatius_avatar_python.cli.paths import schema_dir
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 BROKEN = Path(__file__).resolve().parent / "broken"
-HAVE_SCHEMAS = (schema_dir() / "property.schema.json").is_file()
+HAVE_SCHEMAS = (schema_dir() or Path("/nonexistent")).joinpath("property.schema.json").is_file()
 
 SECRET_API_KEY = "sk-live-7f3a9c0e51d24b6b"
 ENV = {
@@ -99,6 +99,22 @@ BROKEN_CASES = {
     "convoai_wrong_vendor.json": "properties.avatar.vendor: is 'spatial', not \"spatius\"",
     "node_without_addon.json": "/nodes/3 (tts): 'addon' is a required property (TEN graph schema)",
     "app_graph_name_with_dash.json": "/ten/predefined_graphs/0/name: 'voice-assistant' does not match",
+    # A region that cannot be one: the valid ones are named.
+    "region_underscore.json": "avatar.params.region: 'us_west' is not a Spatius region name. Fix: use \"auto\" "
+    "(Spatius picks the nearest region when a session starts) or one of its regions: \"us-west\", "
+    "\"ap-northeast\", \"cn-beijing\"",
+    # The avatar's token would be for another Agora project than the one the user's client joins.
+    "appid_differs_from_rtc.json": "avatar.params.agora_appid: is '00112233445566778899aabbccddeeff' but agora_rtc "
+    "(agora_rtc) joins the Agora project '0123456789abcdef0123456789abcdef': the avatar would publish into another "
+    'Agora project, where the user\'s client never sees it. Fix: use agora_rtc\'s Agora project: write '
+    '"${env:AGORA_APP_ID|}" there, as agora_rtc does',
+    "two_avatars_one_uid.json": "avatar_2.params.agora_uid: 2001 is also the UID of the avatar node avatar in the same "
+    'channel: two publishers with one UID push each other out of the channel, so only one avatar is ever seen. '
+    'Fix: give avatar_2 its own UID, e.g. "2002"',
+    # A misspelt node is named as such, and the fix replaces the name instead of keeping it.
+    "route_to_missing_node.json": 'ERROR tts -> avtar wiring: the audio_frame pcm_frame route in the connection of '
+    'tts names "avtar" in its dest, which is not a node of this graph, so that route carries nothing (a typo of '
+    '"avatar"?). Fix: in the connection of tts, write {"extension": "avatar"} instead of {"extension": "avtar"}',
 }
 NEEDS_SCHEMAS = {"node_without_addon.json", "app_graph_name_with_dash.json"}
 

@@ -142,7 +142,8 @@ def test_secrets_written_into_the_graph_are_warned_and_never_shown(capsys: pytes
         "or its history, has it. Fix: write \"${env:SPATIUS_API_KEY|}\" instead and set SPATIUS_API_KEY in the "
         "environment (or the app's .env)",
         "WARN llm.api_key: a secret is written into the file as it is: whoever reads the file, or its history, has it. "
-        "Fix: write \"${env:LLM_API_KEY|}\" instead and set LLM_API_KEY in the environment (or the app's .env)",
+        "Fix: write \"${env:NAME|}\" instead, with NAME an environment variable of your choice, and set it in the "
+        "environment (or the app's .env)",
     ]
     # Counts, ids and placeholders are not secrets (max_tokens, app_id, ${env:...}).
     assert not any("max_tokens" in line or ".app_id" in line for line in lines)

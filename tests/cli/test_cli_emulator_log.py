@@ -110,7 +110,8 @@ def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
     reader = read_lines(emulator, lines)
     try:
         wait_until(lambda: any(line.startswith("Written to ") for line in lines), "the property file")
-        assert f"  python3 run.py stream --property {props}   (the built-in sample, or add a file)" in lines
+        # The command to run next, as this one was run (run.py names itself: test_cli_from_anywhere).
+        assert f"  python -m spatius_avatar_python stream --property {props}   (the built-in sample, or add a file)" in lines
         stream = subprocess.run([sys.executable, "-m", "spatius_avatar_python", "stream", "--property", str(props),
                                  "--pace", "20"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
         assert stream.returncode == 0, stream.stdout + stream.stderr
