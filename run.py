@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ APT_LOCK_TIMEOUT_S = 120  # how long apt-get waits for another apt/dpkg to relea
 COMMANDS = {
     "demo": "stream real speech through the extension to a local Spatius emulator, with a barge-in (the default)",
     "test": "run the test suite (extra arguments go to pytest, e.g. `test -k flush`, `test tests/cli`)",
+    "lint": "run the linter, the formatter check and the type checker (ruff, mypy), as CI does",
     "check": "validate the avatar's properties and wiring in a graph, property or Convo AI file",
     "stream": "stream an audio file to a real Spatius session (or the emulator) and report what happened",
     "emulator": "run the Spatius service emulator and print the avatar properties that use it",
@@ -318,6 +320,32 @@ def pytest_args(args: list[str], here: Path) -> list[str]:
     return out
 
 
+# The TEN glue imports the inner package relatively, as `ten_packages.extension.<name>` in an
+# app: mypy checks it under that name through a link in a temporary folder.
+TEN_GLUE_MODULES = ("", ".addon", ".extension")
+
+
+def lint(python: str) -> int:
+    """ruff check, ruff format --check, mypy, then mypy on the TEN glue; 1 if any failed."""
+    failed = False
+    for step in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        say(" ".join(step))
+        failed |= subprocess.run([python, "-m", *step], cwd=ROOT).returncode != 0
+    say("mypy (the TEN glue, as a TEN app imports it)")
+    with tempfile.TemporaryDirectory() as shim:
+        package = Path(shim, "ten_packages", "extension", "spatius_avatar_python")
+        package.parent.mkdir(parents=True)
+        package.symlink_to(ROOT, target_is_directory=True)
+        modules = [arg for suffix in TEN_GLUE_MODULES
+                   for arg in ("-m", f"ten_packages.extension.spatius_avatar_python{suffix}")]
+        done = subprocess.run([python, "-m", "mypy", "--follow-imports=silent", *modules], cwd=ROOT,
+                              env={**os.environ, "MYPYPATH": shim}, capture_output=True, text=True)
+        print(done.stdout.replace(f"{package}{os.sep}", ""), end="")
+        print(done.stderr, end="", file=sys.stderr)
+        failed |= done.returncode != 0
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 10):
         say(f"Python 3.10 or newer is needed (this is {platform.python_version()})")
@@ -333,6 +361,10 @@ def main(argv: list[str]) -> int:
         print(usage(), file=sys.stderr)
         print(f"\n{invocation()}: unknown command {command!r}", file=sys.stderr)
         return 2
+    if command == "lint" and {"-h", "--help"} & set(rest):
+        print(f"usage: {invocation()} lint\n\n{COMMANDS['lint']}; settings in pyproject.toml, "
+              "details in docs/development-tooling.md")
+        return 0
     try:
         with setup_lock():
             ensure_venv()
@@ -342,6 +374,8 @@ def main(argv: list[str]) -> int:
         say("interrupted while setting up; run the command again to finish")
         return 130
     python = str(venv_python())
+    if command == "lint":
+        return lint(python)
     if command == "test":
         return run_child([python, "-m", "pytest", "-rs", *pytest_args(rest, Path.cwd())], cwd=ROOT)
     return run_child([python, "-c", LAUNCH_CLI, str(ROOT), invocation(), command, *rest])
