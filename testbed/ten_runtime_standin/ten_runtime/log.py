@@ -34,13 +34,14 @@ _COLORS = {LogLevel.DEBUG: "\x1b[36m", LogLevel.INFO: "\x1b[32m", LogLevel.WARN:
 _RESET = "\x1b[0m"
 
 _lock = threading.Lock()
-_UNSET: Any = object()
-_config: Any = _UNSET  # the ten.log dict, None for none, _UNSET until first read
+UNREAD_LOG_CONFIG: Any = object()  # read it from TEN_STANDIN_APP_DIR at the next line
+_config: Any = UNREAD_LOG_CONFIG  # the ten.log dict, or None for none
 _files: dict[str, TextIO] = {}
 
 
 def set_log_config(config: dict[str, Any] | None) -> None:
-    """The app's `ten.log` object (`{"handlers": [...]}`), or None for the default."""
+    """The app's `ten.log` object (`{"handlers": [...]}`), None for the default, or
+    UNREAD_LOG_CONFIG to read it again from the app folder TEN_STANDIN_APP_DIR names."""
     global _config
     with _lock:
         _config = config
@@ -51,7 +52,7 @@ def set_log_config(config: dict[str, Any] | None) -> None:
 
 def _current_config() -> dict[str, Any] | None:
     global _config
-    if _config is _UNSET:
+    if _config is UNREAD_LOG_CONFIG:
         _config = _config_of_app(os.environ.get(APP_DIR_ENV))
     return _config
 

@@ -25,7 +25,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .graph import TESTER_NODE
-from .log import set_log_config
+from .log import UNREAD_LOG_CONFIG, set_log_config
 from .recording import AutoAnsweredCmd, FatalError, LogRecord, MessageRecord, RunRecord
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ __all__ = [
     "TESTER_NODE", "RunRecord", "LogRecord", "MessageRecord", "AutoAnsweredCmd", "FatalError",
     "StandinRunError", "last_run", "active_runs", "take_completed_runs", "app_loop",
     "set_message_recording", "message_recording_enabled", "undeclared_messages",
-    "set_log_config",
+    "set_log_config", "UNREAD_LOG_CONFIG",
 ]
 
 
