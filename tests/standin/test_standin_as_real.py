@@ -113,6 +113,29 @@ def test_on_the_stand_in_a_tester_that_stops_at_once_stops_the_extension_unstart
     assert STAGES == ["on_configure", "on_stop", "on_deinit"]
 
 
+class FlushThenStop(AsyncExtensionTester):
+    async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+        result, error = await ten_env.send_cmd(Cmd.create("flush"))
+        assert error is None and result.get_status_code() == StatusCode.OK
+        ten_env.stop_test()
+
+
+def test_the_avatar_stops_cleanly_when_a_tester_stops_it_at_once(emulator_props):
+    """The extension relies on neither on_init nor on_start before on_stop and on_deinit:
+    nothing escapes them (an escaped exception would end the run fatally). The first run
+    has the addon loaded: the real runtime (0.11.71) never closes a graph stopped while an
+    extension's module is still being imported ("Could not close alive extension
+    context"), a runtime race this extension cannot help."""
+    warm_up = FlushThenStop()
+    warm_up.set_test_mode_single("spatius_avatar_python", json.dumps(emulator_props))
+    assert warm_up.run() is None
+    for _ in range(3):
+        tester = StopAtOnce()
+        tester.set_test_mode_single("spatius_avatar_python", json.dumps(emulator_props))
+        tester.set_timeout(60_000_000)  # a hang fails the test instead of waiting 180 s
+        assert tester.run() is None
+
+
 # -- 3. a plain send_cmd of a cmd answered with streamed results --------------------------------
 # Measured under the real runtime (0.11.71): the first (non-final) result reaches send_cmd,
 # whose `assert result.is_completed()` then fails in the caller: an AssertionError escapes
