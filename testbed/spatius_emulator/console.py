@@ -85,6 +85,8 @@ class ConsoleHandler:
             TokenRequestRecord(time.monotonic(), api_key, expire_at, status, token, answer)
         )
         log.debug("session token request #%d -> %d", self._count, status)
+        if refusal is not None:
+            return web.Response(body=refusal.body_bytes(), status=status, content_type="application/json")
         return web.json_response(answer, status=status)
 
     def _refusal(self, api_key: str | None, body: object, expire_at: object) -> se.HttpRefusal | None:

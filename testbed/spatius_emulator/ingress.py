@@ -60,7 +60,8 @@ class IngressHandler:
                 closed_by="server",
             )
             log.debug("connection #%d refused with %d", conn.index, refusal.status)
-            return web.json_response(refusal.body, status=refusal.status)
+            return web.Response(body=refusal.body_bytes(), status=refusal.status,
+                                content_type="application/json")
 
         transport = request.transport
         if plan.read_delay_s and transport is not None:

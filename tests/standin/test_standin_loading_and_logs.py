@@ -2,6 +2,8 @@
 TEN_STANDIN_EXTENSION_PATH and imported as ten_packages.extension.<name>) and log capture."""
 
 import json
+import os
+import re
 import sys
 
 import pytest
@@ -22,7 +24,7 @@ from ten_runtime import (  # noqa: E402
     register_addon_as_extension,
     standin,
 )
-from ten_runtime.addon import find_extension_folder  # noqa: E402
+from ten_runtime.addon_manager import find_extension_folder  # noqa: E402
 from ten_runtime.graph import GraphError  # noqa: E402
 
 TESTER_NODE = {"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}
@@ -87,9 +89,15 @@ def test_an_extension_folder_is_imported_as_a_ten_package_and_everything_logged_
     error = next(r for r in record.logs if r.message == "error line")
     assert error.fields == {"n": 1}
     assert record.nodes[addon].folder == str(folder)
+    # Printed as the real runtime prints them without a ten.log configuration: every level,
+    # naming the function, file and line that logged.
     stderr = capfd.readouterr().err
-    assert f"WARN] {addon}: warn line" in stderr and f"ERROR] {addon}: error line" in stderr
-    assert "debug line" not in stderr and "hello from helper" not in stderr
+    for level_char, message in (("D", "debug line"), ("I", "hello from helper"),
+                                ("W", "warn line"), ("E", "error line")):
+        assert re.search(
+            rf"^\d\d-\d\d \d\d:\d\d:\d\d\.\d{{3}} {os.getpid()}\(\d+\) {level_char} "
+            rf"on_start@addon\.py:\d+ \[{addon}\] {message}$", stderr, re.MULTILINE), message
+    assert re.search(rf" I on_create_instance@addon\.py:\d+ \[{addon}\] addon creates ", stderr)
 
 
 def test_an_extension_path_entry_may_be_the_extension_folder_itself(make_extension, monkeypatch):

@@ -249,7 +249,7 @@ def test_messages_are_checked_against_the_manifest_api_by_name(make_extension):
     assert "got frame pcm_frame" not in logs
     assert [c.cause for c in record.auto_answered_cmds] == ["schema_misfit", "schema_misfit"]
     # the dropped incoming data was logged as a warning on the receiver
-    assert any("dropped" in r.message and r.level == 3 for r in record.logs_of(addon))
+    assert any("with invalid schema: ." in r.message and r.level == 3 for r in record.logs_of(addon))
     # outgoing: the misfit report was not delivered, only reported with wait_for_result
     assert "bad report: 1 / None" in logs
     assert tester.reports == [3]

@@ -48,5 +48,7 @@ class MessageSchemas:
         try:
             conform_object(properties, schema)
         except ValueTypeError as exc:
-            return f"{kind} '{name}' does not fit {kind}_{direction} of the manifest: {exc}"
+            # The real runtime's text: the path from the message's root, e.g.
+            # ".x: unsupported conversion from `string` to `int32`".
+            return f".{exc}"
         return None

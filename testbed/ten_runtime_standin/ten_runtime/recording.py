@@ -9,7 +9,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from .enums import LogLevel
+from .log_level import LogLevel
 
 
 @dataclass(frozen=True)

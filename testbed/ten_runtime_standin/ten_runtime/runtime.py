@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import sys
 import threading
 import time
 import uuid
@@ -15,21 +17,24 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from . import standin
-from .addon import AddonInfo, resolve_addon
+from .addon_manager import AddonInfo, resolve_addon
+from .async_extension import AsyncExtension
+from .async_ten_env import AsyncTenEnv
 from .cmd_tracker import CmdTracker, PendingCmd
-from .enums import LogLevel, TenErrorCode
-from .error import TenError, generic_error
-from .extension import AsyncExtension
+from .cmd import Cmd, new_cmd_id
+from .cmd_result import CmdResult, error_result_for
+from .error import TenError, TenErrorCode, generic_error
 from .graph import GraphSpec, NodeSpec
 from .log import emit_log
 from .loop_thread import LoopThread
 from .message_schemas import MessageSchemas
-from .messages import Cmd, CmdResult, Msg, error_result_for, new_cmd_id
+from .log_level import LogLevel
+from .msg import Msg
 from .node_host import NodeHost
 from .properties import load_extension_properties
 from .property_store import PropertyStore, to_json
 from .recording import AutoAnsweredCmd, MessageRecord, NodeInfo, RunRecord
-from .ten_env import AsyncTenEnv, TenEnv
+from .ten_env import EnvTarget, TenEnv
 
 CREATE_INSTANCE_TIMEOUT_S = 10.0
 # How long stopping (on_stop + on_deinit of every extension, then the tester's) may take
@@ -40,6 +45,24 @@ LOOP_STOP_GRACE_S = 3.0
 
 class SchemaAbort(RuntimeError):
     """The real runtime's schema code fails an assertion on this message (SIGABRT)."""
+
+    aborts_process = True
+
+
+FATAL_EXIT_ENV = "TEN_STANDIN_FATAL_EXIT"
+
+
+def end_process_if_asked(exc: BaseException) -> None:
+    """With TEN_STANDIN_FATAL_EXIT=1, a fatal error ends the process as in the real runtime:
+    SIGABRT for what aborts there (`aborts_process`), else exit code 1. Without it the run
+    stops and run() raises StandinRunError, which tests can inspect."""
+    if os.environ.get(FATAL_EXIT_ENV) != "1":
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if getattr(exc, "aborts_process", False):
+        os.abort()
+    os._exit(1)
 
 
 class GraphRuntime:
@@ -86,13 +109,14 @@ class GraphRuntime:
             except Exception as exc:  # noqa: BLE001 - a node that cannot be built is fatal
                 self.record.add_fatal(node.name, "load", exc)
                 emit_log(self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin")
+                end_process_if_asked(exc)
                 return False
             if host is None:
                 return False
             self._hosts[node.name] = host
         tester_host = NodeHost(
             self, self.spec.tester, self._tester, self.tester_loop, MessageSchemas(None),
-            ("on_init", "on_start"),
+            ("on_init", "on_start"), is_tester=True,
         )
         tester_host.env = self._tester_env_factory(tester_host)
         self._hosts[self.spec.tester] = tester_host
@@ -116,7 +140,8 @@ class GraphRuntime:
             self, node.name, instance, self.app_loop, MessageSchemas(info.manifest),
             ("on_configure", "on_init", "on_start"), PropertyStore(properties),
         )
-        host.env = AsyncTenEnv(host)
+        host.env = AsyncTenEnv(TenEnv(EnvTarget(self.record, node.name, host=host)),
+                               self.app_loop.loop, self.app_loop.thread, None)
         return host
 
     async def _create_instance(self, info: AddonInfo, node_name: str) -> AsyncExtension | None:
@@ -132,7 +157,7 @@ class GraphRuntime:
 
         try:
             addon = info.addon_class()
-            addon.on_create_instance(TenEnv(self.record, node_name, on_done), node_name, None)
+            addon.on_create_instance(TenEnv(EnvTarget(self.record, node_name, on_done)), node_name, None)
             instance = await asyncio.wait_for(created, CREATE_INSTANCE_TIMEOUT_S)
         except asyncio.TimeoutError:
             self.fail(node_name, "on_create_instance", TimeoutError(
@@ -190,13 +215,28 @@ class GraphRuntime:
                 return
             self._stopping = True
             self._result = error
+            # At once, so that an extension not started yet is not started any more.
+            for name, host in self._hosts.items():
+                if name != self.spec.tester:
+                    host.stop_requested = True
         self._stop_event.set()
 
+    def tester_started(self) -> None:
+        """The tester's on_start has begun (it ran up to its first wait): the extensions
+        may go on from on_configure now. In the real runtime a tester that stops in its
+        on_start mostly stops the extensions before their on_init."""
+        for name, host in self._hosts.items():
+            if name != self.spec.tester:
+                host.open_start_gate()
+
     def fail(self, node: str, callback: str, exc: BaseException) -> None:
-        """An exception escaped a callback: the real process would os._exit(1). Record it
-        and stop the graph; run() then raises StandinRunError."""
+        """An exception escaped a callback: the real process would os._exit(1). Record it,
+        deliver nothing more to anyone (the real process is gone before any result reaches
+        a sender) and stop the graph; run() then raises StandinRunError."""
         fatal = self.record.add_fatal(node, callback, exc)
         emit_log(self.record, node, LogLevel.ERROR, f"fatal: {fatal.describe()}", "ten:standin")
+        end_process_if_asked(exc)
+        self._cmds.silence()
         self.request_stop(generic_error(f"fatal: {fatal.describe()}"))
 
     def _loop_exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -219,14 +259,9 @@ class GraphRuntime:
         )
 
         def deliver(result: CmdResult) -> None:
-            if future.done():
-                return
-            if not result.is_final():
-                self.fail(sender.name, "send_cmd", AssertionError(
-                    f"cmd '{cmd.get_name()}' got a non-final (streamed) result; use send_cmd_ex"))
-                future.set_result((None, generic_error("streamed result to send_cmd")))
-                return
-            future.set_result((result, None))
+            # The first result, final or not (a streamed answer's later results are dropped).
+            if not future.done():
+                future.set_result((result, None))
 
         error = self._dispatch_cmd(sender, cmd, deliver)
         if error is not None:
@@ -258,7 +293,7 @@ class GraphRuntime:
             return generic_error(f"fatal: cmd '{name}' aborted the process")
         problem = sender.schemas.misfit("out", "cmd", name, properties)
         if problem:
-            sender.log(LogLevel.WARN, f"not sent: {problem}")
+            sender.log(LogLevel.WARN, f"cmd '{name}' not sent, it misfits cmd_out: {problem}")
             return generic_error(problem)
         cmd._cmd_id = new_cmd_id()
 
@@ -276,7 +311,7 @@ class GraphRuntime:
                 continue
             problem = receiver.schemas.misfit("in", "cmd", name, properties)
             if problem:
-                receiver.log(LogLevel.WARN, f"rejected with ERROR: {problem}")
+                receiver.log(LogLevel.WARN, f"See in cmd::{name} with invalid schema: {problem}")
                 self.answer_for_runtime(cmd, problem, cause="schema_misfit", answerer=receiver)
                 continue
             receiver.post(cmd._copy_for_delivery(sender.loc))
@@ -296,7 +331,7 @@ class GraphRuntime:
             return generic_error(f"fatal: {kind} '{name}' aborted the process") if wait_for_result else None
         problem = sender.schemas.misfit("out", kind, name, properties)
         if problem:
-            sender.log(LogLevel.WARN, f"not sent: {problem}")
+            sender.log(LogLevel.WARN, f"{kind} '{name}' not sent, it misfits {kind}_out: {problem}")
             return generic_error(problem) if wait_for_result else None
         self.record_message(sender, "out", msg)
         error: TenError | None = None
@@ -305,7 +340,7 @@ class GraphRuntime:
                 continue
             problem = receiver.schemas.misfit("in", kind, name, properties)
             if problem:
-                receiver.log(LogLevel.WARN, f"dropped: {problem}")
+                receiver.log(LogLevel.WARN, f"See in {kind}::{name} with invalid schema: {problem}")
                 error = generic_error(problem)
                 continue
             receiver.post(msg._copy_for_delivery(sender.loc))
