@@ -5,7 +5,8 @@
    - `executor`: today's `OggOpusRequestEncoder.encode` (one `run_in_executor` job per call,
      two pool threads),
    - `worker`: `OpusWorker` (one thread, one `call_soon_threadsafe` per batch), a job per frame,
-   - `worker40`: the same with 40 ms per job (what the batching rule gives at 20 ms frames).
+   - `executor40`, `worker40`: the same with 40 ms per job (what the batching rule gives at
+     20 ms frames).
    Same encoder, same settings (complexity 5): the difference is the hand-offs.
 2. Sends: the bare SDK sending PCM to the emulator (another process) at real-time pace,
    20 ms per `send_audio` (today: one per frame) vs 40 ms (the batching rule), with the
@@ -81,7 +82,7 @@ async def opus_run(variant: str, sessions: int, seconds: float) -> float:
         else:
             await worker.encode(encoders[i], piece, end=end)
 
-    per_send = 0.040 if variant == "worker40" else FRAME_S
+    per_send = 0.040 if variant.endswith("40") else FRAME_S
     try:
         cpu = await paced(sessions, seconds, per_send, send)
     finally:
@@ -132,7 +133,7 @@ def main() -> None:
     for sessions in [int(s) for s in args.sessions.split(",")]:
         runs: dict[str, list[float]] = {}
         for _ in range(args.repeats):
-            for variant in ("executor", "worker", "worker40"):
+            for variant in ("executor", "worker", "executor40", "worker40"):
                 runs.setdefault(f"opus {variant}", []).append(asyncio.run(opus_run(variant, sessions, args.seconds)))
             for deflate in (False, True):
                 extra = () if deflate else ("--no-compression",)
