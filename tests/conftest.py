@@ -105,7 +105,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped and os.environ.get("CI") == "true":
         terminalreporter.write_line(
-            f"CI: {len(skipped)} test(s) skipped; in CI every suite must run (see the reasons above)", red=True
+            f"CI: {len(skipped)} test(s) skipped; in CI every suite must run"
+            " (see the reasons above)",
+            red=True,
         )
 
 

@@ -76,6 +76,7 @@ class ConsoleHandler:
         refusal = plan.refusal or self._refusal(api_key, body, expire_at)
         token = None
         if refusal is None:
+            assert isinstance(expire_at, int | float)  # _refusal refuses anything else
             token = self._tokens.issue(api_key or "", float(expire_at))
             status, answer = 200, {"sessionToken": token}
         else:

@@ -128,7 +128,7 @@ class IngressSession:
         conn: ConnectionRecord,
         plan: ConnectionPlan,
         ws: web.WebSocketResponse,
-        transport: asyncio.BaseTransport | None,
+        transport: asyncio.Transport | None,
     ) -> None:
         self._config = config
         self._conn = conn
@@ -356,7 +356,8 @@ class IngressSession:
 
     # ---- faults -------------------------------------------------------------------
     async def _idle_watchdog(self, idle_s: float) -> None:
-        while (remaining := self._last_audio_at + idle_s - time.monotonic()) > 0:
+        # Sleeps to the deadline, which each audio message moves on: not a poll.
+        while (remaining := self._last_audio_at + idle_s - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(remaining)
         await self._send_error(self._config.idle_timeout_code, se.idle_timeout_message(idle_s))
         await self._close(1000, "idle timeout")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from agoraiotools.AccessToken2 import AccessToken2, ServiceRtc
@@ -32,8 +33,8 @@ def expired_token() -> str:
     return token.build()
 
 
-def check(token: str, **overrides) -> None:
-    args = {"app_id": APP_ID, "app_cert": CERT, "channel_name": CHANNEL, "uid": UID} | overrides
+def check(token: str, **overrides: Any) -> None:
+    args: dict[str, Any] = {"app_id": APP_ID, "app_cert": CERT, "channel_name": CHANNEL, "uid": UID} | overrides
     verify_publisher_token(token, **args)
 
 

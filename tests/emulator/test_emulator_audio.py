@@ -152,5 +152,7 @@ async def test_plain_websocket_returns_animation_frames(emulator):
 
 
 async def _until(predicate) -> None:
-    while not predicate():
+    # The emulator's thread changes what `predicate` reads: there is no event of this loop
+    # to wait on. pytest's timeout bounds a hang.
+    while not predicate():  # noqa: ASYNC110 - polls another thread's state
         await asyncio.sleep(0.01)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -76,8 +77,9 @@ def test_process_stops_cleanly_on_sigterm():
     proc = EmulatorProcess().start()
     stats_url = proc.stats_url
     assert proc.stop() == 0
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError) as refused:
         urllib.request.urlopen(stats_url, timeout=1)
+    assert isinstance(refused.value.reason, ConnectionRefusedError)  # nothing listens there
 
 
 def test_cli_prints_urls_and_extension_properties():

@@ -132,9 +132,13 @@ async def test_slow_reading_makes_the_sender_wait(emulator):
     events = SessionEvents()
     session = await started(emulator, events)
     big = os.urandom(256 * 1024)  # random: permessage-deflate cannot shrink it
-    with pytest.raises(AvatarSDKError) as raised:
+
+    async def send_32_mb() -> None:
         for _ in range(128):
             await session.send_audio(big)
+
+    with pytest.raises(AvatarSDKError) as raised:
+        await send_32_mb()
     assert raised.value.code == Code.connectionClosed and raised.value.phase == "websocket_send"
     (conn,) = await asyncio.to_thread(emulator.wait_for_closed, 1)
     assert conn.audio_messages < 10
@@ -160,5 +164,7 @@ async def test_emulator_stop_closes_open_sessions(emulator):
 
 
 async def _until(predicate) -> None:
-    while not predicate():
+    # The emulator's thread changes what `predicate` reads: there is no event of this loop
+    # to wait on. pytest's timeout bounds a hang.
+    while not predicate():  # noqa: ASYNC110 - polls another thread's state
         await asyncio.sleep(0.01)

@@ -21,12 +21,17 @@ async def start_session(emulator, **overrides) -> spatius.AvatarSession:
     return session
 
 
+async def init_and_start(session: spatius.AvatarSession) -> None:
+    """Either step may be the one refused: what a test checks is the error's phase."""
+    await session.init()
+    await session.start()
+
+
 async def start_error(emulator, **overrides) -> AvatarSDKError:
     session = new_sdk_session(emulator, **overrides)
     try:
         with pytest.raises(AvatarSDKError) as raised:
-            await session.init()
-            await session.start()
+            await init_and_start(session)
     finally:
         await session.close()
     return raised.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def run_in_frames(
 ) -> bytes:
     """Feed `data` cut at byte offsets `cuts`, then flush."""
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(data))), len(data)]
-    out = [conditioner.process(data[a:b], fmt) for a, b in zip(bounds, bounds[1:])]
+    out = [conditioner.process(data[a:b], fmt) for a, b in pairwise(bounds)]
     out.append(conditioner.flush())
     return b"".join(out)
 
@@ -93,7 +94,7 @@ def test_rejected_formats(rate: object, channels: object, width: object, reason:
 
 
 def test_format_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="4 bytes per sample; only 16-bit PCM"):
         check_frame_format(24000, 1, 4)
 
 
@@ -145,7 +146,7 @@ def test_partial_stereo_sample_is_carried() -> None:
 def test_typed_memoryview_is_counted_in_bytes() -> None:
     conditioner = AudioConditioner(OUT_RATE)
     samples = np.arange(10, dtype=np.int16)
-    out = conditioner.process(memoryview(samples), PcmFormat(OUT_RATE, 1))
+    out = conditioner.process(samples.data, PcmFormat(OUT_RATE, 1))  # a memoryview of int16
     assert out == samples.tobytes()
 
 

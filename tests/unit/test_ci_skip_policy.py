@@ -38,7 +38,7 @@ def run_pytest(tmp_path: Path, schema_dir: Path, *selection: str) -> subprocess.
     test_file.write_text(TESTS)
     env = {**os.environ, "CI": "true", "TEN_SCHEMA_DIR": str(schema_dir)}
     ids = [f"{test_file}::{name}" for name in selection]
-    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "tests.conftest", "-c", str(REPO / "pytest.ini"),
+    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "tests.conftest", "-c", str(REPO / "pyproject.toml"),
                "--rootdir", str(REPO), *ids]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
 

@@ -87,7 +87,7 @@ def test_write_does_not_wait_for_the_disk(tmp_path: Path) -> None:
     dumper.write("r", pcm(1, 10))  # starts the thread
     original = dumper._file_for
 
-    def slow_file_for(key: str):  # type: ignore[no-untyped-def]
+    def slow_file_for(key: str) -> wave.Wave_write:
         gate.wait(timeout=5)
         return original(key)
 

@@ -142,10 +142,10 @@ class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
         self.submitted = 0
         self.worker_threads: set[str] = set()
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def submit(self, fn, /, *args, **kwargs):
         self.submitted += 1
 
-        def run():  # type: ignore[no-untyped-def]
+        def run():
             self.worker_threads.add(threading.current_thread().name)
             return fn(*args, **kwargs)
 
@@ -228,7 +228,7 @@ async def test_concurrent_requests_do_not_mix() -> None:
         return b"".join(out) + await encoder.encode(b"", end=True)
 
     together = await asyncio.gather(*(encode_all(s, [480, 240 * (i + 1)]) for i, s in enumerate(signals)))
-    for pcm, stream in zip(signals, together):
+    for pcm, stream in zip(signals, together, strict=True):
         alone = OggOpusRequestEncoder(24000).encode_blocking(pcm, end=True)
         assert without_serial_and_crc(stream) == without_serial_and_crc(alone)
 
