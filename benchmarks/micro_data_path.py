@@ -54,7 +54,7 @@ async def paced(sessions: int, seconds: float, per_send_s: float, send: Any) -> 
     """Runs `send(i, pcm, end)` for each session at real-time pace; returns CPU s used."""
     pcm = speech_pcm(RATE, seconds)
     step = int(RATE * per_send_s) * 2
-    pieces = [pcm[k:k + step] for k in range(0, len(pcm), step)]
+    pieces = [pcm[k : k + step] for k in range(0, len(pcm), step)]
     start = time.perf_counter() + 0.2
     cpu0 = time.process_time()
 
@@ -91,7 +91,9 @@ async def opus_run(variant: str, sessions: int, seconds: float) -> float:
     return 1000 * cpu / (sessions * seconds)
 
 
-async def send_run(props: dict[str, Any], per_send_s: float, sessions: int, seconds: float, factory: Any) -> float:
+async def send_run(
+    props: dict[str, Any], per_send_s: float, sessions: int, seconds: float, factory: Any
+) -> float:
     opened = []
     for i in range(sessions):
         session = new_floor_session(props, i, "pcm_s16le")
@@ -112,10 +114,17 @@ async def send_run(props: dict[str, Any], per_send_s: float, sessions: int, seco
 
 
 def _kwargs_of(session: Any) -> dict[str, Any]:
-    c = session._config  # noqa: SLF001  (re-make the floor's session with our factory)
-    return {"avatar_id": c.avatar_id, "api_key": c.api_key, "app_id": c.app_id, "sample_rate": c.sample_rate,
-            "audio_format": c.audio_format, "console_endpoint_url": c.console_endpoint_url,
-            "ingress_endpoint_url": c.ingress_endpoint_url, "agora_egress": c.agora_egress}
+    c = session._config
+    return {
+        "avatar_id": c.avatar_id,
+        "api_key": c.api_key,
+        "app_id": c.app_id,
+        "sample_rate": c.sample_rate,
+        "audio_format": c.audio_format,
+        "console_endpoint_url": c.console_endpoint_url,
+        "ingress_endpoint_url": c.ingress_endpoint_url,
+        "agora_egress": c.agora_egress,
+    }
 
 
 def main() -> None:
@@ -134,25 +143,53 @@ def main() -> None:
         runs: dict[str, list[float]] = {}
         for _ in range(args.repeats):
             for variant in ("executor", "worker", "executor40", "worker40"):
-                runs.setdefault(f"opus {variant}", []).append(asyncio.run(opus_run(variant, sessions, args.seconds)))
+                runs.setdefault(f"opus {variant}", []).append(
+                    asyncio.run(opus_run(variant, sessions, args.seconds))
+                )
             for deflate in (False, True):
                 extra = () if deflate else ("--no-compression",)
                 with EmulatorProcess("--no-keep-audio", "--any-avatar", *extra) as emulator:
                     for per_send in (0.020, 0.040):
-                        name = f"pcm send {int(per_send * 1000)} ms, emulator {'accepts' if deflate else 'refuses'} deflate"
+                        verb = "accepts" if deflate else "refuses"
+                        name = f"pcm send {int(per_send * 1000)} ms, emulator {verb} deflate"
                         runs.setdefault(name, []).append(
-                            asyncio.run(send_run(emulator.properties, per_send, sessions, args.seconds, None)))
+                            asyncio.run(
+                                send_run(
+                                    emulator.properties, per_send, sessions, args.seconds, None
+                                )
+                            )
+                        )
                     if deflate:
-                        name = "pcm send 20 ms, emulator accepts deflate, our session (none offered)"
-                        runs.setdefault(name, []).append(asyncio.run(
-                            send_run(emulator.properties, 0.020, sessions, args.seconds, new_uncompressed_session)))
+                        name = (
+                            "pcm send 20 ms, emulator accepts deflate, our session (none offered)"
+                        )
+                        runs.setdefault(name, []).append(
+                            asyncio.run(
+                                send_run(
+                                    emulator.properties,
+                                    0.020,
+                                    sessions,
+                                    args.seconds,
+                                    new_uncompressed_session,
+                                )
+                            )
+                        )
         for name, values in runs.items():
-            row = {"sessions": sessions, "variant": name, "cpu_ms_per_audio_s": round(statistics.median(values), 2),
-                   "runs": [round(v, 2) for v in values]}
+            row = {
+                "sessions": sessions,
+                "variant": name,
+                "cpu_ms_per_audio_s": round(statistics.median(values), 2),
+                "runs": [round(v, 2) for v in values],
+            }
             rows.append(row)
-            print(f"N={sessions:<3} {name:75} {row['cpu_ms_per_audio_s']:7.2f} ms/s  {row['runs']}", flush=True)
+            print(
+                f"N={sessions:<3} {name:75} {row['cpu_ms_per_audio_s']:7.2f} ms/s  {row['runs']}",
+                flush=True,
+            )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "micro_data_path.json").write_text(json.dumps({**stamp(), "rows": rows}, indent=2) + "\n")
+    (RESULTS_DIR / "micro_data_path.json").write_text(
+        json.dumps({**stamp(), "rows": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -53,37 +53,58 @@ def main() -> None:
 
     runtime = "stand-in" if hasattr(ten_runtime, "standin") else "real"
     try:
-        import ten_runtime.standin  # noqa: F401
+        import ten_runtime.standin
+
         runtime = "stand-in"
     except ImportError:
         pass
-    for label, metadata in (("turn metadata", {"session_id": "s-1", "turn_id": 3}),
-                            ("with per-frame fields (fake_tts)", {"session_id": "s-1", "turn_id": 3, "request_id": "r-1",
-                                                                  "utterance": 0, "seq": 123, "sent_at": 12345.678})):
+    for label, metadata in (
+        ("turn metadata", {"session_id": "s-1", "turn_id": 3}),
+        (
+            "with per-frame fields (fake_tts)",
+            {
+                "session_id": "s-1",
+                "turn_id": 3,
+                "request_id": "r-1",
+                "utterance": 0,
+                "seq": 123,
+                "sent_at": 12345.678,
+            },
+        ),
+    ):
         frame = AudioFrame.create("pcm_frame")
         frame.set_property_from_json("metadata", json.dumps(metadata))
         last = [frame.get_property_to_json("metadata")[0]]
 
-        def json_only() -> None:
+        def json_only(frame: AudioFrame = frame) -> None:
             frame.get_property_to_json("metadata")
 
-        def json_compare() -> None:
+        def json_compare(frame: AudioFrame = frame, last: list[str] = last) -> None:
             text, _ = frame.get_property_to_json("metadata")
             if text != last[0]:
                 last[0] = text
 
-        def json_parse() -> None:
+        def json_parse(frame: AudioFrame = frame) -> None:
             text, _ = frame.get_property_to_json("metadata")
             read_frame_metadata(text)
 
-        def fields() -> None:
+        def fields(frame: AudioFrame = frame) -> None:
             frame.get_property_string("metadata.session_id")
             frame.get_property_int("metadata.turn_id")
 
-        print(f"{runtime} runtime, {label}: " + ", ".join(
-            f"{name} {per_call_us(fn, args.frames):.2f} us" for name, fn in
-            (("json", json_only), ("json+compare", json_compare), ("json+parse", json_parse), ("fields", fields))),
-            flush=True)
+        print(
+            f"{runtime} runtime, {label}: "
+            + ", ".join(
+                f"{name} {per_call_us(fn, args.frames):.2f} us"
+                for name, fn in (
+                    ("json", json_only),
+                    ("json+compare", json_compare),
+                    ("json+parse", json_parse),
+                    ("fields", fields),
+                )
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

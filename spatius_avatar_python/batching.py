@@ -34,7 +34,10 @@ class BatchPolicy:
 
     def __post_init__(self) -> None:
         if self.target_s < 0 or self.max_hold_s < 0:
-            raise ValueError(f"batch target and hold must not be negative, got {self.target_s}, {self.max_hold_s}")
+            raise ValueError(
+                "batch target and hold must not be negative, "
+                f"got {self.target_s}, {self.max_hold_s}"
+            )
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,15 @@ class OpusWorker:
         self._name = name
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.batches = 0  # hand-offs to loops made (one per batch per loop): for tests and benchmarks
+        self.batches = (
+            0  # hand-offs to loops made (one per batch per loop): for tests and benchmarks
+        )
         self.jobs = 0
 
     async def encode(self, encoder: OggOpusRequestEncoder, pcm: bytes, *, end: bool) -> bytes:
         """Same contract as `encoder.encode`: Ogg pages ready to send (b"" while a frame fills);
         calls for one encoder are sequential (await each before the next)."""
-        chunk = encoder._take(pcm, end)  # noqa: SLF001  (loop-side accounting, as encode does)
+        chunk = encoder._take(pcm, end)
         if chunk is None:
             return b""
         loop = asyncio.get_running_loop()
@@ -80,7 +82,10 @@ class OpusWorker:
                     batch.append(jobs.get_nowait())
                 except queue.Empty:
                     break
-            results: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bytes], bytes | None, BaseException | None]]] = {}
+            results: dict[
+                asyncio.AbstractEventLoop,
+                list[tuple[asyncio.Future[bytes], bytes | None, BaseException | None]],
+            ] = {}
             stop = False
             for job in batch:
                 if job is _STOP:
@@ -88,7 +93,7 @@ class OpusWorker:
                     continue
                 loop, future, encoder, chunk, end = job
                 try:
-                    out, error = encoder._encode_now(chunk, end), None  # noqa: SLF001
+                    out, error = encoder._encode_now(chunk, end), None
                 except BaseException as exc:  # handed to the awaiting caller, never lost here
                     out, error = None, exc
                 results.setdefault(loop, []).append((future, out, error))

@@ -51,7 +51,7 @@ def _install() -> bool:
         return True
     if current is not websockets:
         return False
-    _sdk_session.websockets = _SdkWebsockets(websockets)
+    _sdk_session.websockets = _SdkWebsockets(websockets)  # type: ignore[assignment]
     return True
 
 
@@ -71,5 +71,5 @@ def new_uncompressed_session(**kwargs: Any) -> Any:
         finally:
             _without_compression.reset(token)
 
-    session.start = start_uncompressed
+    session.start = start_uncompressed  # type: ignore[method-assign]
     return session

@@ -49,23 +49,29 @@ def _new_session(props: dict[str, Any]) -> Any:
         console_endpoint_url=props["console_endpoint_url"],
         ingress_endpoint_url=props["ingress_endpoint_url"],
         agora_egress=AgoraEgressConfig(
-            channel_name=params["agora_channel"], token=params.get("agora_token", ""),
-            uid=int(params["agora_uid"]), publisher_id=f"spatius-avatar-{params['agora_uid']}"),
+            channel_name=params["agora_channel"],
+            token=params.get("agora_token", ""),
+            uid=int(params["agora_uid"]),
+            publisher_id=f"spatius-avatar-{params['agora_uid']}",
+        ),
     )
     if opus:
-        make = session._get_or_create_audio_encoder  # noqa: SLF001  (the SDK makes one per request)
+        make = session._get_or_create_audio_encoder
 
         def with_our_complexity() -> Any:
-            fresh = session._audio_encoder is None  # noqa: SLF001
+            fresh = session._audio_encoder is None
             encoder = make()
             if fresh:
                 import opuslib_next as opuslib
 
-                opuslib.api.encoder.encoder_ctl(encoder._encoder.encoder_state,  # noqa: SLF001
-                                                opuslib.api.ctl.set_complexity, OPUS_COMPLEXITY)
+                opuslib.api.encoder.encoder_ctl(
+                    encoder._encoder.encoder_state,
+                    opuslib.api.ctl.set_complexity,
+                    OPUS_COMPLEXITY,
+                )
             return encoder
 
-        session._get_or_create_audio_encoder = with_our_complexity  # noqa: SLF001
+        session._get_or_create_audio_encoder = with_our_complexity  # type: ignore[method-assign]
     return session
 
 
@@ -84,14 +90,17 @@ class FloorExtension(AsyncExtension):
                 from spatius_emulator.sdk_client import publisher_token  # the bench's test bed
 
                 p = props["params"]
-                p["agora_token"] = publisher_token(p["agora_appid"], p["agora_appcert"], p["agora_channel"],
-                                                   int(p["agora_uid"]))
-            if props.get("telemetry") == "off":  # as the avatar applies it (bench_real_runtime sets "off")
+                p["agora_token"] = publisher_token(
+                    p["agora_appid"], p["agora_appcert"], p["agora_channel"], int(p["agora_uid"])
+                )
+            if (
+                props.get("telemetry") == "off"
+            ):  # as the avatar applies it (bench_real_runtime sets "off")
                 import spatius
 
                 try:
                     spatius.configure_telemetry("")
-                except Exception:  # noqa: BLE001  (already set by another node: the same value)
+                except Exception:
                     pass
             session = _new_session(props)
             await session.init()
@@ -105,7 +114,7 @@ class FloorExtension(AsyncExtension):
         if self._session is not None:
             try:
                 await self._session.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     async def on_audio_frame(self, ten_env: AsyncTenEnv, audio_frame: AudioFrame) -> None:
@@ -114,7 +123,7 @@ class FloorExtension(AsyncExtension):
         try:
             self._open = True
             await self._session.send_audio(bytes(audio_frame.get_buf()), end=False)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             ten_env.log_error(f"bench_floor: send failed: {error!r}")
 
     async def on_data(self, ten_env: AsyncTenEnv, data: Data) -> None:
@@ -122,7 +131,7 @@ class FloorExtension(AsyncExtension):
             self._open = False
             try:
                 await self._session.send_audio(b"", end=True)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 ten_env.log_error(f"bench_floor: end failed: {error!r}")
 
     async def on_cmd(self, ten_env: AsyncTenEnv, cmd: Cmd) -> None:
@@ -130,7 +139,7 @@ class FloorExtension(AsyncExtension):
             try:
                 self._open = False
                 await self._session.interrupt()
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 ten_env.log_error(f"bench_floor: interrupt failed: {error!r}")
         await ten_env.return_result(CmdResult.create(StatusCode.OK, cmd))
 

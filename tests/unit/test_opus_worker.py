@@ -23,9 +23,9 @@ FRAME = RATE * 20 // 1000 * 2  # bytes per 20 ms
 def pages_without_serial(data: bytes) -> list[bytes]:
     out, pos = [], 0
     while pos < len(data):
-        assert data[pos:pos + 4] == b"OggS"
+        assert data[pos : pos + 4] == b"OggS"
         n_segments = data[pos + 26]
-        end = pos + 27 + n_segments + sum(data[pos + 27:pos + 27 + n_segments])
+        end = pos + 27 + n_segments + sum(data[pos + 27 : pos + 27 + n_segments])
         page = bytearray(data[pos:end])
         struct.pack_into("<I", page, 14, 0)  # serial: random per stream
         struct.pack_into("<I", page, 22, 0)  # checksum: covers the serial
@@ -38,7 +38,7 @@ def pieces(pcm: bytes, sizes: list[int]) -> list[bytes]:
     out, pos, k = [], 0, 0
     while pos < len(pcm):
         size = sizes[k % len(sizes)]
-        out.append(pcm[pos:pos + size])
+        out.append(pcm[pos : pos + size])
         pos += size
         k += 1
     return out
@@ -46,7 +46,9 @@ def pieces(pcm: bytes, sizes: list[int]) -> list[bytes]:
 
 def reference(pcm_pieces: list[bytes]) -> bytes:
     encoder = OggOpusRequestEncoder(RATE)
-    return b"".join(encoder.encode_blocking(p, end=i == len(pcm_pieces) - 1) for i, p in enumerate(pcm_pieces))
+    return b"".join(
+        encoder.encode_blocking(p, end=i == len(pcm_pieces) - 1) for i, p in enumerate(pcm_pieces)
+    )
 
 
 @pytest.fixture
@@ -64,7 +66,9 @@ async def stream_through(worker: OpusWorker, pcm_pieces: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-@pytest.mark.parametrize("sizes", [[FRAME], [2 * FRAME], [FRAME // 2, 3 * FRAME, 7]], ids=["20ms", "40ms", "odd"])
+@pytest.mark.parametrize(
+    "sizes", [[FRAME], [2 * FRAME], [FRAME // 2, 3 * FRAME, 7]], ids=["20ms", "40ms", "odd"]
+)
 async def test_the_stream_is_the_encoders_own(worker, sizes):
     pcm = speech_pcm(RATE, 2.0)
     sizes = [s - s % 2 or 2 for s in sizes]  # whole samples
@@ -78,7 +82,7 @@ async def test_twenty_sessions_at_once_each_get_their_own_stream_with_fewer_hand
     pcms = [speech_pcm(RATE, 1.0 + 0.02 * i) for i in range(20)]
     parts = [pieces(p, [FRAME]) for p in pcms]
     got = await asyncio.gather(*(stream_through(worker, p) for p in parts))
-    for stream, p in zip(got, parts):
+    for stream, p in zip(got, parts, strict=True):
         assert pages_without_serial(stream) == pages_without_serial(reference(p))
     # 20 sessions submit in the same loop turn: jobs queue together, one hand-off serves many
     assert worker.batches < worker.jobs
@@ -92,7 +96,9 @@ async def test_an_encoder_error_reaches_the_caller_and_the_worker_goes_on(worker
     with pytest.raises(ValueError, match="libopus said no"):
         await worker.encode(Broken(RATE), b"\0" * FRAME, end=False)
     parts = pieces(speech_pcm(RATE, 0.5), [FRAME])
-    assert pages_without_serial(await stream_through(worker, parts)) == pages_without_serial(reference(parts))
+    assert pages_without_serial(await stream_through(worker, parts)) == pages_without_serial(
+        reference(parts)
+    )
 
 
 async def test_a_cancelled_caller_does_not_stop_the_worker(worker):
@@ -102,7 +108,9 @@ async def test_a_cancelled_caller_does_not_stop_the_worker(worker):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     parts = pieces(speech_pcm(RATE, 0.5), [FRAME])
-    assert pages_without_serial(await stream_through(worker, parts)) == pages_without_serial(reference(parts))
+    assert pages_without_serial(await stream_through(worker, parts)) == pages_without_serial(
+        reference(parts)
+    )
 
 
 def test_two_loops_share_one_worker_and_each_gets_its_own_results(worker):

@@ -34,7 +34,9 @@ def _session_kwargs(emulator: Any) -> dict[str, Any]:
         "ingress_endpoint_url": emulator.ingress_url,
         "agora_egress": spatius.AgoraEgressConfig(
             channel_name=emulator.agora_channel,
-            token=publisher_token(emulator.agora_app_id, emulator.agora_app_cert, emulator.agora_channel, uid),
+            token=publisher_token(
+                emulator.agora_app_id, emulator.agora_app_cert, emulator.agora_channel, uid
+            ),
             uid=uid,
             publisher_id=f"spatius-avatar-{uid}",
         ),
@@ -44,8 +46,11 @@ def _session_kwargs(emulator: Any) -> dict[str, Any]:
 def _negotiated(session: Any) -> tuple[str | None, str | None, list[Any]]:
     """(extensions the client offered, extensions the server agreed to, extensions in use)."""
     connection = session._connection  # the SDK keeps its websockets connection there
-    return (connection.request.headers.get(EXTENSIONS), connection.response.headers.get(EXTENSIONS),
-            list(connection.protocol.extensions))
+    return (
+        connection.request.headers.get(EXTENSIONS),
+        connection.response.headers.get(EXTENSIONS),
+        list(connection.protocol.extensions),
+    )
 
 
 def test_the_stand_in_is_in_place():
@@ -66,12 +71,18 @@ async def test_the_sdk_alone_negotiates_deflate_with_this_emulator(emulator):
     assert in_use, "the SDK's session should compress here; the test below would prove nothing"
 
 
-@pytest.mark.parametrize("audio_format", [spatius.AudioFormat.OGG_OPUS, spatius.AudioFormat.PCM_S16LE])
+@pytest.mark.parametrize(
+    "audio_format", [spatius.AudioFormat.OGG_OPUS, spatius.AudioFormat.PCM_S16LE]
+)
 async def test_our_session_offers_no_compression_and_its_audio_arrives(emulator, audio_format):
     assert emulator.config.websocket_compression
-    session = new_uncompressed_session(**_session_kwargs(emulator), audio_format=audio_format,
-                                       ogg_opus_encoder=spatius.OggOpusEncoderConfig()
-                                       if audio_format is spatius.AudioFormat.OGG_OPUS else None)
+    session = new_uncompressed_session(
+        **_session_kwargs(emulator),
+        audio_format=audio_format,
+        ogg_opus_encoder=spatius.OggOpusEncoderConfig()
+        if audio_format is spatius.AudioFormat.OGG_OPUS
+        else None,
+    )
     await session.init()
     await session.start()
     pcm = speech_pcm(24000, 1.0)
@@ -79,7 +90,7 @@ async def test_our_session_offers_no_compression_and_its_audio_arrives(emulator,
         offered, agreed, in_use = _negotiated(session)
         req_id = ""
         for start in range(0, len(pcm), 960):
-            req_id = await session.send_audio(pcm[start:start + 960], end=start + 960 >= len(pcm))
+            req_id = await session.send_audio(pcm[start : start + 960], end=start + 960 >= len(pcm))
     finally:
         await session.close()
     assert offered is None and agreed is None and in_use == []
