@@ -241,7 +241,7 @@ def test_every_module_of_the_real_package_imports_with_its_names(module):
 
 def test_the_imports_of_ten_ai_base_work():
     """The names TEN's own base classes (ten_ai_base) import from the runtime's modules."""
-    from ten_runtime.async_ten_env import AsyncTenEnv as FromModule  # noqa: F401
+    from ten_runtime.async_ten_env import AsyncTenEnv as FromModule
     from ten_runtime.audio_frame import AudioFrame, AudioFrameDataFmt  # noqa: F401
     from ten_runtime.cmd import Cmd as CmdFromModule
     from ten_runtime.cmd_result import CmdResult as ResultFromModule, StatusCode as CodeFromModule

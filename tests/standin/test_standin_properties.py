@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import AsyncExtensionTester, AsyncTenEnvTester, Data, standin  # noqa: E402
-from ten_runtime.properties import (  # noqa: E402
+from ten_runtime import AsyncExtensionTester, AsyncTenEnvTester, Data, standin
+from ten_runtime.properties import (
     PropertyLoadError,
     deep_merge,
     load_extension_properties,

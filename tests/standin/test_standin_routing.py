@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     AsyncExtensionTester,
     AsyncTenEnvTester,
     AudioFrame,

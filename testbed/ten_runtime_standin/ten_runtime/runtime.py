@@ -108,7 +108,7 @@ class GraphRuntime:
         for node in self.spec.nodes:
             try:
                 host = self._build_extension(node)
-            except Exception as exc:  # noqa: BLE001 - a node that cannot be built is fatal
+            except Exception as exc:  # a node that cannot be built is fatal
                 self.record.add_fatal(node.name, "load", exc)
                 emit_log(
                     self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin"
@@ -189,7 +189,7 @@ class GraphRuntime:
                 ),
             )
             return None
-        except Exception as exc:  # noqa: BLE001 - escaped from the addon: fatal
+        except Exception as exc:  # escaped from the addon: fatal
             self.fail(node_name, "on_create_instance", exc)
             return None
         if not isinstance(instance, AsyncExtension):
