@@ -4,6 +4,7 @@ and cut into utterances at its pauses."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def split_at_pauses(
         if cut - (cuts[-1] if cuts else 0) >= min_gap and total - cut >= min_gap:
             cuts.append(cut)
     bounds = [0, *cuts, total]
-    return list(zip(bounds, bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _pause_middles(silent: np.ndarray, min_frames: int) -> list[int]:
@@ -150,4 +151,4 @@ def sample_utterances() -> tuple[Speech, list[tuple[int, int]]]:
     facts = json.loads(SAMPLE_FACTS_FILE.read_text(encoding="utf-8"))
     cuts = [int(seconds * speech.sample_rate) for seconds in facts["cuts_s"]]
     bounds = [0, *cuts, len(speech.samples)]
-    return speech, list(zip(bounds, bounds[1:]))
+    return speech, list(itertools.pairwise(bounds))

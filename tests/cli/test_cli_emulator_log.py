@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from spatius import AvatarSDKError, AvatarSDKErrorCode, SessionTokenError
 from spatius_emulator.sdk_client import new_sdk_session
 from speech_fixtures import speech_pcm
 
@@ -67,12 +68,17 @@ async def test_refusals_are_told_with_the_services_reason_and_no_secret(emulator
     wrong_key = "wrong-api-key-0123456789"
     log = EmulatorLog(emulator.recording, lines.append, Masker([emulator.api_key, wrong_key]))
     refused = new_sdk_session(emulator, api_key=wrong_key)
-    with pytest.raises(Exception):
+    with pytest.raises(SessionTokenError) as token_refusal:
         await refused.init()
+    assert token_refusal.value.http_status == 401
     bad_rate = new_sdk_session(emulator, sample_rate=11025)
     await bad_rate.init()
-    with pytest.raises(Exception):
+    with pytest.raises(AvatarSDKError) as handshake_refusal:
         await bad_rate.start()
+    assert (handshake_refusal.value.code, handshake_refusal.value.phase) == (
+        AvatarSDKErrorCode.unsupportedSampleRate,
+        "websocket_handshake",
+    )
     await asyncio.to_thread(
         emulator.wait_for,
         lambda: (

@@ -2,6 +2,7 @@
 sends, and message checks against the manifests of sender and receiver."""
 
 import json
+import re
 
 import pytest
 
@@ -462,6 +463,7 @@ class TestedExtension(AsyncExtension):
     tester = AsyncExtensionTester()
     tester.set_test_mode_single(addon)
     with pytest.raises(
-        standin.StandinRunError, match="data 'report' has an empty-string key .* data_out"
+        standin.StandinRunError,
+        match=re.escape("""data 'report' has an empty-string key "" in metadata, which data_out"""),
     ):
         tester.run()
