@@ -47,8 +47,11 @@ def add_parser(commands: Any) -> None:
         help="run the Spatius service emulator and print the avatar properties that use it",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones; when the "
-        "app's agora_rtc uses a real Agora project, pass its --agora-app-id and --agora-app-cert.",
+        epilog=(
+            "Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones; when "
+            "the app's agora_rtc uses a real Agora project, pass its --agora-app-id and "
+            "--agora-app-cert."
+        ),
     )
     for option, (kind, help_text) in _PASSED_THROUGH.items():
         parser.add_argument(option, type=kind, help=help_text)
@@ -117,11 +120,13 @@ def run(args: argparse.Namespace) -> int:
                     f"Written to {args.write_property}. Stream speech to it from another terminal:"
                 )
                 print(
-                    f"  {command} stream --property {shlex.quote(str(args.write_property))}   (the built-in sample, or add a file)"
+                    f"  {command} stream --property {shlex.quote(str(args.write_property))}   "
+                    "(the built-in sample, or add a file)"
                 )
             else:
                 print(
-                    f"To stream speech to it: run again with --write-property FILE, then `{command} stream --property FILE`"
+                    "To stream speech to it: run again with --write-property FILE, then "
+                    f"`{command} stream --property FILE`"
                 )
             print(
                 ""
@@ -172,9 +177,15 @@ def listen_problem(error: OSError, host: str, port: int) -> str:
             "or leave --port out to get a free one"
         )
     if error.errno == errno.EACCES:
-        return f"no permission to listen on port {port} (ports below 1024 need root): use --port 1024 or above"
+        return (
+            f"no permission to listen on port {port} (ports below 1024 need root): use --port "
+            "1024 or above"
+        )
     reason = error.strerror or str(error)
-    return f"cannot listen on {host}:{port} ({reason}): check --host (e.g. 127.0.0.1 or 0.0.0.0) and --port"
+    return (
+        f"cannot listen on {host}:{port} ({reason}): check --host (e.g. 127.0.0.1 or 0.0.0.0) "
+        "and --port"
+    )
 
 
 def free_port(host: str) -> int | None:

@@ -54,7 +54,10 @@ def schemas_absent(directory: Path | None, how_to_use: str = HOW_TO_USE) -> str 
     ]
     if not missing:
         return None
-    return f"no TEN schema files in {directory} ({', '.join(missing)} not found); {WHERE_TO_GET}: {how_to_use}"
+    return (
+        f"no TEN schema files in {directory} ({', '.join(missing)} not found); {WHERE_TO_GET}: "
+        f"{how_to_use}"
+    )
 
 
 class SchemaFileError(ValueError):
@@ -84,7 +87,8 @@ def _parse_schema_text(path: str, _mtime_ns: int, _size: int) -> Any:
         import json5  # comments outside strings, as TEN's own loader (json5) accepts them
     except ImportError:
         raise SchemaFileError(
-            f"{path} has comments, and reading them needs the json5 package (pip install -r requirements-dev.txt)"
+            f"{path} has comments, and reading them needs the json5 package (pip install -r "
+            "requirements-dev.txt)"
         ) from None
     try:
         return json5.loads(text)

@@ -50,8 +50,9 @@ async def test_one_line_per_session_request_interrupt_and_close(emulator) -> Non
     log.poll()  # nothing is told twice
     text = [line.split("] ", 1)[1] for line in lines]
     assert text == [
-        f"session #1 accepted: avatar {emulator.avatar_id!r}, pcm_s16le at 24000 Hz, "
-        f"Agora channel {emulator.recording.sessions[0].agora.channel_name!r} as uid {emulator.agora_uid}",
+        f"session #1 accepted: avatar {emulator.avatar_id!r}, pcm_s16le at 24000 Hz, Agora "
+        f"channel {emulator.recording.sessions[0].agora.channel_name!r} as uid "
+        f"{emulator.agora_uid}",
         f"session #1: request {first} begins",
         f"session #1: request {first} ended, 1.00 s of audio",
         f"session #1: request {second} begins",
@@ -139,8 +140,8 @@ def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
         )
         # The command to run next, as this one was run (run.py names itself: test_cli_from_anywhere).
         assert (
-            f"  python -m spatius_avatar_python stream --property {props}   (the built-in sample, or add a file)"
-            in lines
+            f"  python -m spatius_avatar_python stream --property {props}   (the built-in "
+            "sample, or add a file)" in lines
         )
         stream = subprocess.run(
             [

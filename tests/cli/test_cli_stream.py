@@ -86,8 +86,8 @@ def test_stream_with_a_refused_api_key_says_which_setting_to_fix(
     )
     # The key was given in the property file, so the fix points there, not at an env variable.
     assert (
-        f"Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key comes from {props})."
-        in text
+        "Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key "
+        f"comes from {props})." in text
     )
     assert "SPATIUS_API_KEY" not in text
     assert wrong_key not in text

@@ -55,7 +55,8 @@ def _native_stub_signatures() -> dict[str, dict[str, str]]:
                         ast.unparse(d) for d in args.defaults
                     ]
                     parts = [
-                        n + ("=" + d if d is not None else "") for n, d in zip(names, defaults, strict=True)
+                        n + ("=" + d if d is not None else "")
+                        for n, d in zip(names, defaults, strict=True)
                     ]
                     found.setdefault(node.name, {})[function.name] = "(" + ", ".join(parts) + ")"
     return found
