@@ -55,7 +55,8 @@ def say(message: str) -> None:
 
 
 def invocation() -> str:
-    """How the user ran this script, for usage lines: `python3 run.py` or `python3 <path>/run.py`."""
+    """How the user ran this script, for usage lines: `python3 run.py` or
+    `python3 <path>/run.py`."""
     typed = sys.argv[0] if sys.argv and sys.argv[0] else "run.py"
     return f"python3 {typed}"
 

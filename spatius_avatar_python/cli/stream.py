@@ -235,6 +235,7 @@ def _failure_lines(
 ) -> list[str]:
     what = _PHASES.get(failure.phase, failure.phase)
     kind = "fatal: retrying cannot help" if failure.fatal else "transient"
+    after = " after connecting" if connected and failure.phase != "websocket_runtime" else ""
     fix = failure.fix or _TRANSIENT_FIXES.get(
         failure.vendor_code, "see the troubleshooting table in README.md"
     )
@@ -242,9 +243,7 @@ def _failure_lines(
     if failure.vendor_code == "invalidEgressConfig":
         fix = _egress_fix(config)
     lines = [
-        "Failed while "
-        f"{what}{' after connecting' if connected and failure.phase != 'websocket_runtime' else ''}: "
-        f"{failure.vendor_code} ({kind}).",
+        f"Failed while {what}{after}: {failure.vendor_code} ({kind}).",
         f"Why: {message.rstrip('.')}.",
         f"Fix: {_with_origins(fix, origins)}.",
     ]

@@ -419,12 +419,12 @@ def wiring_findings(
         )
     for name, plural in (("error", "errors"), ("metrics", "metrics")):
         if not any(r.kind == "data" and r.name == name for r in out):
+            control = _guess(nodes, "control", "main_control")
             findings.append(
                 warning(
                     where,
                     f"the avatar's data {name} goes nowhere, so its {plural} are lost",
-                    "route it: "
-                    f"{route_fix(graph, avatar, 'data', name, _guess(nodes, 'control', 'main_control'))}",
+                    f"route it: {route_fix(graph, avatar, 'data', name, control)}",
                 )
             )
     if declared is not None:

@@ -213,7 +213,8 @@ def test_env_var_names_come_from_the_file_and_the_nodes_own_property_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The app: its property.json with two graphs; the second names the TTS key's variable. The
-    # agora_rtc package's own property.json (ten_packages/extension/agora_rtc) names its certificate's.
+    # agora_rtc package's own property.json (ten_packages/extension/agora_rtc) names its
+    # certificate's.
     other = copy.deepcopy(GRAPH)
     node(other, "tts")["property"]["params"]["key"] = "${env:MY_ELEVENLABS_KEY|}"
     node(other, "agora_rtc")["property"]["app_certificate"] = (

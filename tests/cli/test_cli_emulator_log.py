@@ -138,7 +138,8 @@ def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
         wait_until(
             lambda: any(line.startswith("Written to ") for line in lines), "the property file"
         )
-        # The command to run next, as this one was run (run.py names itself: test_cli_from_anywhere).
+        # The command to run next, as this one was run (run.py names itself:
+        # test_cli_from_anywhere).
         assert (
             f"  python -m spatius_avatar_python stream --property {props}   (the built-in "
             "sample, or add a file)" in lines

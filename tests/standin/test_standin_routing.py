@@ -36,7 +36,9 @@ class TestedExtension(AsyncExtension):
                 result, error = await ten_env.send_cmd(Cmd.create(what))
                 outcome = error.error_code() if error else int(result.get_status_code())
             else:
-                outcome = await ten_env.send_data(Data.create(what), SendOptions(wait_for_result=True))
+                outcome = await ten_env.send_data(
+                    Data.create(what), SendOptions(wait_for_result=True)
+                )
                 outcome = outcome.error_code() if outcome else 0
             reply = CmdResult.create(StatusCode.OK, cmd)
             reply.set_property_int("outcome", int(outcome))
