@@ -368,7 +368,7 @@ def _required(path: str, what: str) -> ConfigProblem:
 
 def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Rules across fields, checked on whatever parsed, so all problems come out together."""
-    params_raw = raw.get("params") if isinstance(raw.get("params"), Mapping) else {}
+    params_raw = params_of(raw)
 
     def value(key: str, default: Any = "") -> Any:
         if props is not None:

@@ -36,10 +36,11 @@ from .paths import schema_dir as default_schema_dir
 from .properties import (
     EnvUse,
     Resolved,
-    deep_merge,
     defines,
     is_secret_name,
     join,
+    merge_objects,
+    object_at,
     read_env_file,
     resolve_env,
     secret_values,
@@ -291,7 +292,7 @@ class _AvatarChecker:
                 "as the TEN agent server does at start"
             )
         node = resolve_env(raw, self.env)
-        merged = deep_merge(self.defaults.value, node.value)
+        merged = merge_objects(self.defaults.value, node.value)
         uses = {u.path: u for u in self.defaults.uses if not defines(raw, u.path)}
         uses.update({u.path: u for u in node.uses})
         self.report.masker.add(secret_values(Resolved(merged, list(uses.values()))))
@@ -433,7 +434,7 @@ def _check_graph(
     properties: dict[str, Any] = {}
     injected: set[str] = set()
     for item in nodes:
-        raw = item.get("property") if isinstance(item.get("property"), Mapping) else {}
+        raw = object_at(item, "property")
         if "channel" in raw:
             injected.add(str(item.get("name")))
             if checker.channel is not None:
@@ -471,7 +472,7 @@ def _check_graph(
 
 def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     """The message names manifest.json's api declares, per list (cmd_in, data_out, ...)."""
-    api = manifest.get("api") if isinstance(manifest.get("api"), Mapping) else {}
+    api = object_at(manifest, "api")
     return {
         f"{kind}_{direction}": {
             item["name"]
@@ -674,7 +675,7 @@ def _uid_text(merged: Mapping[str, Any]) -> bool:
 
 
 def _avatar_channel(merged: Mapping[str, Any]) -> str:
-    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    params = object_at(merged, "params")
     for value in (merged.get("channel"), params.get("agora_channel")):
         if isinstance(value, str) and value.strip():
             return value.strip()

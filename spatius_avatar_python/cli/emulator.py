@@ -97,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         stopped = asyncio.Event()  # from the start, so that a signal at any moment stops it cleanly
         loop = asyncio.get_running_loop()
+
+        def stop(number: int) -> None:
+            stopped_by.append(number)
+            stopped.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(
-                sig, lambda number=sig: (stopped_by.append(number), stopped.set())
-            )
+            loop.add_signal_handler(sig, stop, sig)
         emulator = SpatiusEmulator(config)
         try:
             await emulator.start(emulator_args.host, emulator_args.port)

@@ -52,7 +52,8 @@ class Speech:
 
     def mono(self) -> np.ndarray:
         if self.channels == 1:
-            return self.samples[:, 0].copy()
+            mono: np.ndarray = self.samples[:, 0].copy()  # numpy types indexing as Any
+            return mono
         return downmix_to_mono(self.samples.reshape(-1), self.channels)
 
 
@@ -86,7 +87,8 @@ def frame_levels_db(mono: np.ndarray, rate: int) -> np.ndarray:
     count = len(mono) // size
     frames = mono[: count * size].astype(np.float64).reshape(count, size) / 32768.0
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-9))
+    levels: np.ndarray = 20 * np.log10(np.maximum(rms, 1e-9))
+    return levels
 
 
 def split_at_pauses(

@@ -218,7 +218,7 @@ def _message(err: Any) -> str:
     if err.validator in ("anyOf", "oneOf") and err.context and _only_type_errors(err):
         allowed = sorted({t for sub in err.context for t in _as_list(sub.validator_value)})
         return f"a {_json_kind(err.instance)} is not allowed here (allowed: {', '.join(allowed)})"
-    message = err.message
+    message: str = err.message
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 

@@ -171,7 +171,12 @@ class GraphRuntime:
 
         def on_done(what: str, args: tuple[Any, ...]) -> None:
             if what == "create_instance":
-                loop.call_soon_threadsafe(lambda: created.done() or created.set_result(args[0]))
+
+                def resolve() -> None:  # a second report is ignored
+                    if not created.done():
+                        created.set_result(args[0])
+
+                loop.call_soon_threadsafe(resolve)
 
         try:
             addon = info.addon_class()
@@ -296,7 +301,7 @@ class GraphRuntime:
     # -- messages --------------------------------------------------------------------------------
     def _receivers(self, sender: NodeHost, msg: Msg) -> list[NodeHost]:
         if msg._dests:
-            names = [loc.extension_name for loc in msg._dests]
+            names = [loc.extension_name for loc in msg._dests if loc.extension_name is not None]
         else:
             names = self.spec.destinations(sender.name, msg.KIND, msg.get_name())
         return [self._hosts[name] for name in names if name in self._hosts]
