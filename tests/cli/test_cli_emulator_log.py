@@ -97,8 +97,11 @@ async def test_refusals_are_told_with_the_services_reason_and_no_secret(emulator
 
 
 def read_lines(process: subprocess.Popen[str], into: list[str]) -> threading.Thread:
+    assert process.stdout is not None  # started with stdout=PIPE
+    stdout = process.stdout
+
     def run() -> None:
-        for line in process.stdout:
+        for line in stdout:
             into.append(line.rstrip("\n"))
 
     thread = threading.Thread(target=run, daemon=True)

@@ -81,6 +81,7 @@ class Relayer(AsyncExtensionTester):
         for kind, what, node in self.requests:
             result, error = await ten_env.send_cmd(relay_cmd(kind, what, node))
             assert error is None, error
+            assert result is not None
             self.outcomes[f"{node}:{what}"] = result.get_property_int("outcome")[0]
         self._stop_when_complete(ten_env)
 
@@ -254,7 +255,7 @@ class SchemaProbe(AsyncExtensionTester):
             ("undeclared", undeclared),
         ):
             result, error = await ten_env.send_cmd(cmd)
-            assert error is None
+            assert error is None and result is not None
             self.results[label] = result.get_status_code()
         bad_text = Data.create("text")
         bad_text.set_property_int("text", 5)

@@ -26,9 +26,7 @@ def _default(value: Any) -> str | None:
 def _from_signature(signature: inspect.Signature) -> str:
     parts = []
     for parameter in signature.parameters.values():
-        prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(
-            parameter.kind, ""
-        )
+        prefix = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}.get(parameter.kind.name, "")
         text = prefix + parameter.name
         default = _default(parameter.default)
         if default is not None:

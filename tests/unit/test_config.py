@@ -142,7 +142,7 @@ def test_unknown_keys_are_warned_about_not_fatal():
 
 def test_not_an_object():
     with pytest.raises(ConfigError):
-        load_config(["not", "an", "object"])  # type: ignore[arg-type]
+        load_config(["not", "an", "object"])
 
 
 def test_secrets_never_appear_in_the_errors_or_the_repr():
