@@ -34,11 +34,18 @@ APT_LOCK_TIMEOUT_S = 120  # how long apt-get waits for another apt/dpkg to relea
 
 # What `python3 run.py --help` lists; the CLI's own commands are checked against it by a test.
 COMMANDS = {
-    "demo": "stream real speech through the extension to a local Spatius emulator, with a barge-in (the default)",
-    "test": "run the test suite (extra arguments go to pytest, e.g. `test -k flush`, `test tests/cli`)",
+    "demo": (
+        "stream real speech through the extension to a local Spatius emulator, with a barge-in "
+        "(the default)"
+    ),
+    "test": (
+        "run the test suite (extra arguments go to pytest, e.g. `test -k flush`, `test tests/cli`)"
+    ),
     "lint": "run the linter, the formatter check and the type checker (ruff, mypy), as CI does",
     "check": "validate the avatar's properties and wiring in a graph, property or Convo AI file",
-    "stream": "stream an audio file to a real Spatius session (or the emulator) and report what happened",
+    "stream": (
+        "stream an audio file to a real Spatius session (or the emulator) and report what happened"
+    ),
     "emulator": "run the Spatius service emulator and print the avatar properties that use it",
 }
 
@@ -48,7 +55,8 @@ def say(message: str) -> None:
 
 
 def invocation() -> str:
-    """How the user ran this script, for usage lines: `python3 run.py` or `python3 <path>/run.py`."""
+    """How the user ran this script, for usage lines: `python3 run.py` or
+    `python3 <path>/run.py`."""
     typed = sys.argv[0] if sys.argv and sys.argv[0] else "run.py"
     return f"python3 {typed}"
 
@@ -59,7 +67,8 @@ def usage() -> str:
     lines = [
         f"usage: {run} [<command>] [<arguments>...]",
         "",
-        "Sets up .venv on first use (Python packages, the system Opus library), then runs the command.",
+        "Sets up .venv on first use (Python packages, the system Opus library), then runs the "
+        "command.",
         "File arguments are read relative to the folder you run it in.",
         "",
         "commands:",
@@ -90,8 +99,8 @@ def setup_lock() -> Iterator[None]:
             lock.seek(0)
             holder = lock.read().strip()
             say(
-                f"another run.py{f' (pid {holder})' if holder.isdigit() else ''} is setting up {ROOT.name}; "
-                "waiting for it to finish"
+                f"another run.py{f' (pid {holder})' if holder.isdigit() else ''} is setting up "
+                f"{ROOT.name}; waiting for it to finish"
             )
             fcntl.flock(lock, fcntl.LOCK_EX)
             say("the other set-up has finished; going on")
@@ -159,7 +168,10 @@ def apt_install(package: str) -> str | None:
         )
         output += done.stdout + done.stderr
         if any(sign in output for sign in APT_BUSY):
-            return f"apt is busy: another apt-get or dpkg held its lock for more than {APT_LOCK_TIMEOUT_S} s"
+            return (
+                "apt is busy: another apt-get or dpkg held its lock for more than "
+                f"{APT_LOCK_TIMEOUT_S} s"
+            )
         if args[0] == "install" and done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             return f"apt-get install failed: {last}"
@@ -180,7 +192,9 @@ def ensure_opus() -> None:
     if opus_loads():
         return
     fix = {
-        "Linux": "sudo apt-get install libopus0 (Debian/Ubuntu) or your distribution's opus package",
+        "Linux": (
+            "sudo apt-get install libopus0 (Debian/Ubuntu) or your distribution's opus package"
+        ),
         "Darwin": "brew install opus",
     }.get(system, "install the Opus library (libopus) for your system")
     if why_not is not None:
@@ -188,8 +202,8 @@ def ensure_opus() -> None:
     else:
         say(f"the system Opus library is missing: {fix}")
     say(
-        "without it the demo runs with PCM (pcm_s16le) instead of Ogg Opus, only params.audio_format "
-        '"pcm_s16le" works in a TEN app, and the Opus tests fail'
+        "without it the demo runs with PCM (pcm_s16le) instead of Ogg Opus, only "
+        'params.audio_format "pcm_s16le" works in a TEN app, and the Opus tests fail'
     )
 
 
@@ -248,7 +262,8 @@ def _wait_blocking_signals(child: subprocess.Popen, early: list[int]) -> list[in
                 deadline = deadline or time.monotonic() + KILL_AFTER_S
             if deadline is not None and time.monotonic() > deadline and child.poll() is None:
                 say(
-                    f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it"
+                    f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: "
+                    "killing it"
                 )
                 child.kill()
                 child.wait()
@@ -284,7 +299,8 @@ def _wait_with_handlers(child: subprocess.Popen, early: list[int]) -> list[int]:
                     started = started or time.monotonic()
                     if time.monotonic() - started > KILL_AFTER_S:
                         say(
-                            f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it"
+                            f"the command did not stop within {KILL_AFTER_S:.0f} s of the "
+                            "signal: killing it"
                         )
                         child.kill()
     finally:

@@ -227,8 +227,8 @@ def region_rule() -> str:
     """Which regions are valid, in words, for errors and warnings."""
     documented = ", ".join(f'"{region}"' for region in DOCUMENTED_REGIONS)
     return (
-        f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of its regions: '
-        f"{documented}"
+        f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of '
+        f"its regions: {documented}"
     )
 
 
@@ -255,8 +255,8 @@ def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | No
         return None
     params = params_of(raw)
     what = (
-        f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
-        "and ignores a top-level one"
+        f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads "
+        f"params.{key} and ignores a top-level one"
     )
     if params.get(key) not in (None, "", {}):
         return what, f"move it under params, in place of params.{key} (which is what counts)"
@@ -278,14 +278,20 @@ def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
 
 
 _FIELD_FIXES = {
-    "params.agora_uid": 'set params.agora_uid to the avatar\'s own numeric UID as a string, e.g. "2001"',
+    "params.agora_uid": (
+        'set params.agora_uid to the avatar\'s own numeric UID as a string, e.g. "2001"'
+    ),
     "params.audio_format": 'set params.audio_format to "ogg_opus" or "pcm_s16le"',
-    "params.session_expire_minutes": "set params.session_expire_minutes to a JSON number from 1 to 1440",
+    "params.session_expire_minutes": (
+        "set params.session_expire_minutes to a JSON number from 1 to 1440"
+    ),
     "params.sample_rate": "set params.sample_rate to a JSON number such as 24000",
     "telemetry": 'set telemetry to "on", "off" or an http(s) URL',
     "max_buffered_audio_ms": "set max_buffered_audio_ms to a JSON number from 0 to 600000",
     "params.region": region_rule(),
-    "params.extra_params": 'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}',
+    "params.extra_params": (
+        'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}'
+    ),
 }
 
 
@@ -362,7 +368,7 @@ def _required(path: str, what: str) -> ConfigProblem:
 
 def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Rules across fields, checked on whatever parsed, so all problems come out together."""
-    params_raw = raw.get("params") if isinstance(raw.get("params"), Mapping) else {}
+    params_raw = params_of(raw)
 
     def value(key: str, default: Any = "") -> Any:
         if props is not None:
@@ -421,7 +427,8 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
                 ConfigProblem(
                     "params.sample_rate",
                     f"{rate} Hz is not supported with {audio_format}",
-                    f"use one of {', '.join(str(r) for r in sorted(allowed))} (24000 is recommended)",
+                    f"use one of {', '.join(str(r) for r in sorted(allowed))} (24000 is "
+                    "recommended)",
                 )
             )
     if audio_format == "ogg_opus":

@@ -97,7 +97,8 @@ def read_frame_metadata(text: str | None) -> tuple[dict[str, Any] | None, list[I
         problems.append(
             InputProblem(
                 f"{FRAME}.metadata:not-json",
-                f"{FRAME}.metadata is not JSON; it is ignored. Fix the sender: set it as a JSON object.",
+                f"{FRAME}.metadata is not JSON; it is ignored. Fix the sender: set it as a JSON "
+                "object.",
             )
         )
         return None, problems
@@ -125,7 +126,8 @@ def _payload_object(name: str, text: str | None, problems: list[InputProblem]) -
         problems.append(
             InputProblem(
                 f"{name}:{_json_type(value)}",
-                f"{name}: the payload must be a JSON object, got {_shown(value)}; it is read as empty.",
+                f"{name}: the payload must be a JSON object, got {_shown(value)}; it is read as "
+                "empty.",
             )
         )
         return {}
@@ -172,8 +174,9 @@ def _metadata(where: str, value: Any, problems: list[InputProblem]) -> dict[str,
         problems.append(
             InputProblem(
                 f"{where}:{_json_type(value)}",
-                f"{where} must be a JSON object, got {_shown(value)}; it is ignored. "
-                'Fix the sender: set metadata as a JSON object (e.g. {"session_id": "...", "turn_id": 1}).',
+                f"{where} must be a JSON object, got {_shown(value)}; it is ignored. Fix the "
+                'sender: set metadata as a JSON object (e.g. {"session_id": "...", "turn_id": '
+                "1}).",
             )
         )
         return None

@@ -13,7 +13,7 @@ from typing import Any
 from .check import ADDON, Kind, detect_kind, predefined_graphs
 from .findings import Masker
 from .paths import PROPERTY_FILE
-from .properties import deep_merge, defines, read_env_file, resolve_env, secret_values
+from .properties import defines, merge_objects, read_env_file, resolve_env, secret_values
 
 
 class AvatarSourceError(ValueError):
@@ -67,7 +67,7 @@ def avatar_properties(
         for path, _ in _leaves(raw, ""):
             origins[path] = str(given)
         origins.update({use.path: f"the environment variable {use.var}" for use in resolved.uses})
-    return deep_merge(defaults.value, resolved.value)
+    return merge_objects(defaults.value, resolved.value)
 
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:

@@ -52,8 +52,9 @@ def agora_project_findings(
         findings.append(
             error(
                 f"{avatar}.params.agora_appid",
-                f"is {appid.strip()!r} but {rtc} (agora_rtc) joins the Agora project {rtc_app_id.strip()!r}: the avatar "
-                "would publish into another Agora project, where the user's client never sees it",
+                f"is {appid.strip()!r} but {rtc} (agora_rtc) joins the Agora project "
+                f"{rtc_app_id.strip()!r}: the avatar would publish into another Agora project, "
+                "where the user's client never sees it",
                 f"use {rtc}'s Agora project: {how}",
             )
         )
@@ -76,8 +77,9 @@ class Publishers:
         return [
             error(
                 f"{avatar}.params.agora_uid",
-                f"{uid} is also the UID of the avatar node {other} in the same channel: two publishers with one "
-                "UID push each other out of the channel, so only one avatar is ever seen",
+                f"{uid} is also the UID of the avatar node {other} in the same channel: two "
+                "publishers with one UID push each other out of the channel, so only one avatar "
+                "is ever seen",
                 f'give {avatar} its own UID, e.g. "{self._free_uid(uid)}"',
             )
         ]

@@ -36,10 +36,11 @@ from .paths import schema_dir as default_schema_dir
 from .properties import (
     EnvUse,
     Resolved,
-    deep_merge,
     defines,
     is_secret_name,
     join,
+    merge_objects,
+    object_at,
     read_env_file,
     resolve_env,
     secret_values,
@@ -103,7 +104,10 @@ def add_parser(commands: Any) -> None:
         "file",
         nargs="?",
         type=Path,
-        help="a property, graph, app property.json or Convo AI request file (recognised by its content)",
+        help=(
+            "a property, graph, app property.json or Convo AI request file (recognised by its "
+            "content)"
+        ),
     )
     given.add_argument(
         "--property",
@@ -115,7 +119,9 @@ def add_parser(commands: Any) -> None:
         "--graph",
         type=Path,
         metavar="FILE",
-        help='a graph ({"nodes", "connections"}) or an app property.json with ten.predefined_graphs',
+        help=(
+            'a graph ({"nodes", "connections"}) or an app property.json with ten.predefined_graphs'
+        ),
     )
     parser.add_argument(
         "--node",
@@ -125,22 +131,31 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--channel",
         metavar="NAME",
-        help="check as if the TEN agent server had injected this session channel into every node whose property "
-        'has a "channel" key (as it does at start; without this option an empty "channel" there is a note)',
+        help=(
+            "check as if the TEN agent server had injected this session channel into every node "
+            'whose property has a "channel" key (as it does at start; without this option an '
+            'empty "channel" there is a note)'
+        ),
     )
     parser.add_argument(
         "--env-file",
         type=Path,
         metavar="FILE",
-        help="KEY=VALUE variables (a .env file) used for ${env:...} on top of the current environment",
+        help=(
+            "KEY=VALUE variables (a .env file) used for ${env:...} on top of the current "
+            "environment"
+        ),
     )
     parser.add_argument(
         "--schema-dir",
         type=Path,
         default=None,
         metavar="DIR",
-        help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
-        "as it is (default: $TEN_SCHEMA_DIR; without either the schema check is skipped with a note)",
+        help=(
+            "the official TEN JSON schemas: a TEN Framework checkout's "
+            "core/src/ten_rust/src/json_schema/data/ as it is (default: $TEN_SCHEMA_DIR; "
+            "without either the schema check is skipped with a note)"
+        ),
     )
     parser.set_defaults(run=run)
 
@@ -273,10 +288,11 @@ class _AvatarChecker:
         if injected and self.channel is not None:
             raw = {**raw, "channel": self.channel}
             self.report.notes.append(
-                f"{join(where, 'channel')}: checked with the channel {self.channel!r} injected, as the TEN agent server does at start"
+                f"{join(where, 'channel')}: checked with the channel {self.channel!r} injected, "
+                "as the TEN agent server does at start"
             )
         node = resolve_env(raw, self.env)
-        merged = deep_merge(self.defaults.value, node.value)
+        merged = merge_objects(self.defaults.value, node.value)
         uses = {u.path: u for u in self.defaults.uses if not defines(raw, u.path)}
         uses.update({u.path: u for u in node.uses})
         self.report.masker.add(secret_values(Resolved(merged, list(uses.values()))))
@@ -298,9 +314,11 @@ class _AvatarChecker:
                 if problem.path == "params.agora_channel":
                     if injected:
                         self.report.notes.append(
-                            f'{join(where, "channel")} is "": the TEN agent server fills in the session\'s channel at start '
-                            '(on every node whose property has a "channel" key), so it is checked as if it had; '
-                            "outside the playground set params.agora_channel. --channel NAME checks with a channel"
+                            f'{join(where, "channel")} is "": the TEN agent server fills in the '
+                            "session's channel at start (on every node whose property has a "
+                            '"channel" key), so it is checked as if it had; outside the '
+                            "playground set params.agora_channel. --channel NAME checks with a "
+                            "channel"
                         )
                         continue
                     findings.append(
@@ -309,8 +327,9 @@ class _AvatarChecker:
                             problem.message,
                             _env_fix(problem, uses)
                             or (
-                                'set params.agora_channel, or add "channel": "" to the avatar node\'s property so that '
-                                "the TEN agent server injects each session's channel at start"
+                                'set params.agora_channel, or add "channel": "" to the avatar '
+                                "node's property so that the TEN agent server injects each "
+                                "session's channel at start"
                             ),
                         )
                     )
@@ -347,8 +366,8 @@ def _region_findings(merged: Mapping[str, Any]) -> list[Finding]:
     return [
         warning(
             "params.region",
-            f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every session "
-            "fails to connect (connectionFailed)",
+            f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every "
+            "session fails to connect (connectionFailed)",
             region_rule() + ", as Spatius gave it to you",
         )
     ]
@@ -367,7 +386,8 @@ def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
     for use in empty:
         state = "is not set" if use.value is None else "is set but empty"
         fixes.append(
-            f"set the environment variable {use.var} ({use.path} reads {use.text} and {use.var} {state})"
+            f"set the environment variable {use.var} ({use.path} reads {use.text} and {use.var} "
+            f"{state})"
         )
     fix = "; or ".join(fixes)
     if problem.path == "params.agora_token":
@@ -402,9 +422,10 @@ def _check_graph(
         report.findings.append(
             error(
                 f"{prefix}{avatar.get('name')}",
-                f"uses addon {avatar.get('addon')!r}, not {ADDON}: check validates Spatius avatar nodes only",
-                f'to swap the avatar vendor, set "addon": "{ADDON}" on it and give it the Spatius property '
-                "(see examples/graph.json), then check again",
+                f"uses addon {avatar.get('addon')!r}, not {ADDON}: check validates Spatius "
+                "avatar nodes only",
+                f'to swap the avatar vendor, set "addon": "{ADDON}" on it and give it the '
+                "Spatius property (see examples/graph.json), then check again",
             )
         )
     avatars = [a for a in avatars if a.get("addon") == ADDON]
@@ -413,7 +434,7 @@ def _check_graph(
     properties: dict[str, Any] = {}
     injected: set[str] = set()
     for item in nodes:
-        raw = item.get("property") if isinstance(item.get("property"), Mapping) else {}
+        raw = object_at(item, "property")
         if "channel" in raw:
             injected.add(str(item.get("name")))
             if checker.channel is not None:
@@ -451,7 +472,7 @@ def _check_graph(
 
 def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     """The message names manifest.json's api declares, per list (cmd_in, data_out, ...)."""
-    api = manifest.get("api") if isinstance(manifest.get("api"), Mapping) else {}
+    api = object_at(manifest, "api")
     return {
         f"{kind}_{direction}": {
             item["name"]
@@ -482,9 +503,10 @@ def _no_avatar_finding(label: str, graphs: list[tuple[str, Any]], node: str | No
     if others:
         return error(
             label,
-            f'no node with "addon": "{ADDON}"; the avatar nodes here are another vendor\'s: {", ".join(others)}',
-            f'to use Spatius, set "addon": "{ADDON}" on the avatar node and give it the Spatius property '
-            "(see examples/graph.json); check then reports what else the swap needs",
+            f'no node with "addon": "{ADDON}"; the avatar nodes here are another vendor\'s: '
+            f"{', '.join(others)}",
+            f'to use Spatius, set "addon": "{ADDON}" on the avatar node and give it the Spatius '
+            "property (see examples/graph.json); check then reports what else the swap needs",
         )
     return error(
         label,
@@ -523,8 +545,8 @@ def _check_convo_ai(
     resolved = resolve_env(avatar["params"], env)
     if resolved.uses:
         report.notes.append(
-            "Convo AI does not resolve ${env:...} placeholders: check resolved them from the environment; "
-            "substitute them before sending the request"
+            "Convo AI does not resolve ${env:...} placeholders: check resolved them from the "
+            "environment; substitute them before sending the request"
         )
     _report_missing_env(resolved, f"{where}.params", report)
     merged = checker.check({"params": avatar["params"]}, where)
@@ -543,7 +565,8 @@ def _check_convo_ai(
             report.findings.append(
                 error(
                     f"{where}.params.agora_uid",
-                    f"{uid} is also properties.{key}: two participants with one UID push each other out of the channel",
+                    f"{uid} is also properties.{key}: two participants with one UID push each "
+                    "other out of the channel",
                     "give the avatar its own UID, distinct from the agent's and the users'",
                 )
             )
@@ -557,7 +580,8 @@ def _check_convo_ai(
         report.findings.append(
             warning(
                 f"{where}.params.agora_channel",
-                f"the avatar publishes into {_avatar_channel(merged)!r} but the agent joins {channel!r}",
+                f"the avatar publishes into {_avatar_channel(merged)!r} but the agent joins "
+                f"{channel!r}",
                 "use the request's channel in params.agora_channel",
             )
         )
@@ -651,7 +675,7 @@ def _uid_text(merged: Mapping[str, Any]) -> bool:
 
 
 def _avatar_channel(merged: Mapping[str, Any]) -> str:
-    params = merged.get("params") if isinstance(merged.get("params"), Mapping) else {}
+    params = object_at(merged, "params")
     for value in (merged.get("channel"), params.get("agora_channel")):
         if isinstance(value, str) and value.strip():
             return value.strip()

@@ -88,7 +88,10 @@ def _how_to_write(
     if declared == "string":
         if not secret and isinstance(given, (int, float)) and not isinstance(given, bool):
             return f"write {path} in quotes as a JSON string: {json.dumps(str(given))}"
-        return f'write {path} in quotes as a JSON string, e.g. "{example if isinstance(example, str) and example else "..."}"'
+        return (
+            f"write {path} in quotes as a JSON string, e.g. "
+            f'"{example if isinstance(example, str) and example else "..."}"'
+        )
     return f"write {path} as a JSON {declared}"
 
 

@@ -37,17 +37,24 @@ def pace_argument(text: str) -> float:
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
-        help="stream real speech through the extension to a local Spatius emulator, with a barge-in",
+        help=(
+            "stream real speech through the extension to a local Spatius emulator, with a barge-in"
+        ),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Without --wav it uses a built-in speech sample (11.7 s, the project's own) in three utterances. Exits 0 "
-        "when every check in the report passed, 1 otherwise. Needs nothing but loopback.",
+        epilog=(
+            "Without --wav it uses a built-in speech sample (11.7 s, the project's own) in "
+            "three utterances. Exits 0 when every check in the report passed, 1 otherwise. "
+            "Needs nothing but loopback."
+        ),
     )
     parser.add_argument(
         "--wav",
         type=Path,
         metavar="FILE",
-        help="speech to use: WAV, FLAC, OGG (Vorbis/Opus) or MP3; cut into utterances at its pauses",
+        help=(
+            "speech to use: WAV, FLAC, OGG (Vorbis/Opus) or MP3; cut into utterances at its pauses"
+        ),
     )
     parser.add_argument(
         "--pace",
@@ -60,7 +67,10 @@ def add_parser(commands: Any) -> None:
         "--format",
         choices=FORMATS,
         default=None,
-        help="audio format of the Spatius session (default ogg_opus, pcm_s16le without the Opus library)",
+        help=(
+            "audio format of the Spatius session (default ogg_opus, pcm_s16le without the Opus "
+            "library)"
+        ),
     )
     parser.set_defaults(run=run)
 
@@ -93,13 +103,14 @@ def run(args: argparse.Namespace) -> int:
     planned = [(end - start) / speech.sample_rate for start, end in bounds]
     source = args.wav or "the built-in sample"
     print(
-        f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} utterances "
-        f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at {SESSION_RATE} Hz; pace {args.pace:g}"
+        f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} "
+        f"utterances ({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at "
+        f"{SESSION_RATE} Hz; pace {args.pace:g}"
     )
     if args.format is None and audio_format == "pcm_s16le":
         print(
-            f"Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the system Opus "
-            f"library is missing: {opus_library_problem()}"
+            "Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the "
+            f"system Opus library is missing: {opus_library_problem()}"
         )
     with tempfile.TemporaryDirectory(prefix="spatius_demo_") as folder:
         files = _utterance_files(Path(folder), mono, bounds)

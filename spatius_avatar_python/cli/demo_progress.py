@@ -49,7 +49,8 @@ class Narrator:
             add(
                 u.interrupted_at,
                 f"int{u.number}",
-                f"service: utterance {u.number} interrupted{after} (received {u.received_s or 0:.2f} s)",
+                f"service: utterance {u.number} interrupted{after} (received "
+                f"{u.received_s or 0:.2f} s)",
             )
         add(facts.flush_sent_at, "flush", "main_control: the user barges in, flush sent")
         status = "OK" if facts.flush_status == 0 else f"status {facts.flush_status}"
@@ -80,6 +81,6 @@ class Narrator:
         sent = sum(u.sent_s for u in facts.utterances)
         received = sum(u.received_s or 0.0 for u in facts.utterances)
         return (
-            f"{elapsed_s:5.1f} s | {now} | TTS sent {sent:4.1f} s | service received {received:4.1f} s, "
-            f"still to play {facts.queued_s:3.1f} s"
+            f"{elapsed_s:5.1f} s | {now} | TTS sent {sent:4.1f} s | service received "
+            f"{received:4.1f} s, still to play {facts.queued_s:3.1f} s"
         )

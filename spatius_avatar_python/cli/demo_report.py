@@ -125,14 +125,16 @@ def report_lines(
         )
     lines += [
         "",
-        f"  interrupt latency     {_ms(facts.interrupt_latency_at_service_ms)} from main_control's flush to the "
-        f"interrupt at the service ({_ms(facts.interrupt_latency_ms)} inside the avatar)",
+        f"  interrupt latency     {_ms(facts.interrupt_latency_at_service_ms)} from "
+        "main_control's flush to the interrupt at the service "
+        f"({_ms(facts.interrupt_latency_ms)} inside the avatar)",
         f"  stale bytes           {facts.stale_bytes} after the flush (must be 0)",
     ]
     for error in facts.errors:
         vendor = error.get("vendor_info") or {}
         lines.append(
-            f"  avatar error          {error.get('code')} {vendor.get('code', '')}: {error.get('message')}"
+            f"  avatar error          {error.get('code')} {vendor.get('code', '')}: "
+            f"{error.get('message')}"
         )
     if not completed:
         lines.append(

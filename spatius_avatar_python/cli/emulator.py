@@ -47,8 +47,11 @@ def add_parser(commands: Any) -> None:
         help="run the Spatius service emulator and print the avatar properties that use it",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones; when the "
-        "app's agora_rtc uses a real Agora project, pass its --agora-app-id and --agora-app-cert.",
+        epilog=(
+            "Runs until Ctrl-C. The printed credentials are the emulator's own, fake ones; when "
+            "the app's agora_rtc uses a real Agora project, pass its --agora-app-id and "
+            "--agora-app-cert."
+        ),
     )
     for option, (kind, help_text) in _PASSED_THROUGH.items():
         parser.add_argument(option, type=kind, help=help_text)
@@ -94,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         stopped = asyncio.Event()  # from the start, so that a signal at any moment stops it cleanly
         loop = asyncio.get_running_loop()
+
+        def stop(number: int) -> None:
+            stopped_by.append(number)
+            stopped.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(
-                sig, lambda number=sig: (stopped_by.append(number), stopped.set())
-            )
+            loop.add_signal_handler(sig, stop, sig)
         emulator = SpatiusEmulator(config)
         try:
             await emulator.start(emulator_args.host, emulator_args.port)
@@ -117,11 +123,13 @@ def run(args: argparse.Namespace) -> int:
                     f"Written to {args.write_property}. Stream speech to it from another terminal:"
                 )
                 print(
-                    f"  {command} stream --property {shlex.quote(str(args.write_property))}   (the built-in sample, or add a file)"
+                    f"  {command} stream --property {shlex.quote(str(args.write_property))}   "
+                    "(the built-in sample, or add a file)"
                 )
             else:
                 print(
-                    f"To stream speech to it: run again with --write-property FILE, then `{command} stream --property FILE`"
+                    "To stream speech to it: run again with --write-property FILE, then "
+                    f"`{command} stream --property FILE`"
                 )
             print(
                 ""
@@ -172,9 +180,15 @@ def listen_problem(error: OSError, host: str, port: int) -> str:
             "or leave --port out to get a free one"
         )
     if error.errno == errno.EACCES:
-        return f"no permission to listen on port {port} (ports below 1024 need root): use --port 1024 or above"
+        return (
+            f"no permission to listen on port {port} (ports below 1024 need root): use --port "
+            "1024 or above"
+        )
     reason = error.strerror or str(error)
-    return f"cannot listen on {host}:{port} ({reason}): check --host (e.g. 127.0.0.1 or 0.0.0.0) and --port"
+    return (
+        f"cannot listen on {host}:{port} ({reason}): check --host (e.g. 127.0.0.1 or 0.0.0.0) "
+        "and --port"
+    )
 
 
 def free_port(host: str) -> int | None:

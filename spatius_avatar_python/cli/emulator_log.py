@@ -56,8 +56,9 @@ class EmulatorLog:
             message = _message(conn.refused_body)
             self._line(
                 conn.opened_at,
-                f"refused {name} at the WebSocket upgrade: HTTP {conn.refused_status}"
-                f"{f' {message!r}' if message else ''} (app {conn.app_id!r}, avatar {conn.avatar_id!r})",
+                f"refused {name} at the WebSocket upgrade: HTTP "
+                f"{conn.refused_status}{f' {message!r}' if message else ''} (app "
+                f"{conn.app_id!r}, avatar {conn.avatar_id!r})",
             )
         if conn.handshake_error is not None and not told.get("refused"):
             told["refused"] = True
@@ -75,7 +76,8 @@ class EmulatorLog:
             )
             self._line(
                 conn.confirmed_at or conn.opened_at,
-                f"{name} accepted: avatar {conn.avatar_id!r}, {conn.audio_format} at {conn.sample_rate} Hz, {where}",
+                f"{name} accepted: avatar {conn.avatar_id!r}, {conn.audio_format} at "
+                f"{conn.sample_rate} Hz, {where}",
             )
         requests: dict[str, str] = told["requests"]
         for request in conn.requests:

@@ -79,11 +79,22 @@ def resolve_env(value: Any, env: Mapping[str, str], path: str = "") -> Resolved:
 def deep_merge(base: Any, override: Any) -> Any:
     """Objects merge key by key; any other value replaces."""
     if isinstance(base, Mapping) and isinstance(override, Mapping):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = deep_merge(base[key], value) if key in base else value
-        return merged
+        return merge_objects(base, override)
     return override
+
+
+def merge_objects(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """deep_merge of two objects, which is an object."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = deep_merge(base[key], value) if key in base else value
+    return merged
+
+
+def object_at(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`document[key]` when it is an object, else an empty one."""
+    value = document.get(key)
+    return value if isinstance(value, Mapping) else {}
 
 
 def defines(value: Any, path: str) -> bool:

@@ -56,16 +56,20 @@ def literal_secret_findings(
             continue
         variable = known.get(path)
         if variable:
-            fix = f'write "${{env:{variable}|}}" instead and set {variable} in the environment (or the app\'s .env)'
+            fix = (
+                f'write "${{env:{variable}|}}" instead and set {variable} in the environment (or '
+                "the app's .env)"
+            )
         else:
             fix = (
-                'write "${env:NAME|}" instead, with NAME an environment variable of your choice, and set it in '
-                "the environment (or the app's .env)"
+                'write "${env:NAME|}" instead, with NAME an environment variable of your '
+                "choice, and set it in the environment (or the app's .env)"
             )
         findings.append(
             warning(
                 join(where, path) if where else path,
-                "a secret is written into the file as it is: whoever reads the file, or its history, has it",
+                "a secret is written into the file as it is: whoever reads the file, or its "
+                "history, has it",
                 fix,
             )
         )

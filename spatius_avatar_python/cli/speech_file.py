@@ -4,6 +4,7 @@ and cut into utterances at its pauses."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ class Speech:
 
     def mono(self) -> np.ndarray:
         if self.channels == 1:
-            return self.samples[:, 0].copy()
+            mono: np.ndarray = self.samples[:, 0].copy()  # numpy types indexing as Any
+            return mono
         return downmix_to_mono(self.samples.reshape(-1), self.channels)
 
 
@@ -85,7 +87,8 @@ def frame_levels_db(mono: np.ndarray, rate: int) -> np.ndarray:
     count = len(mono) // size
     frames = mono[: count * size].astype(np.float64).reshape(count, size) / 32768.0
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-9))
+    levels: np.ndarray = 20 * np.log10(np.maximum(rms, 1e-9))
+    return levels
 
 
 def split_at_pauses(
@@ -126,7 +129,7 @@ def split_at_pauses(
         if cut - (cuts[-1] if cuts else 0) >= min_gap and total - cut >= min_gap:
             cuts.append(cut)
     bounds = [0, *cuts, total]
-    return list(zip(bounds, bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _pause_middles(silent: np.ndarray, min_frames: int) -> list[int]:
@@ -150,4 +153,4 @@ def sample_utterances() -> tuple[Speech, list[tuple[int, int]]]:
     facts = json.loads(SAMPLE_FACTS_FILE.read_text(encoding="utf-8"))
     cuts = [int(seconds * speech.sample_rate) for seconds in facts["cuts_s"]]
     bounds = [0, *cuts, len(speech.samples)]
-    return speech, list(zip(bounds, bounds[1:]))
+    return speech, list(itertools.pairwise(bounds))

@@ -34,9 +34,16 @@ _PHASES = {
     "configure": "configuring the session",
 }
 _TRANSIENT_FIXES = {
-    "connectionFailed": "check that the endpoints are reachable from this machine (network, proxy, firewall, region)",
-    "connectionClosed": "usually temporary: try again; the extension itself reconnects with backoff",
-    "egressUnavailable": "temporary on Spatius' side: try again later; the extension retries by itself",
+    "connectionFailed": (
+        "check that the endpoints are reachable from this machine (network, proxy, firewall, "
+        "region)"
+    ),
+    "connectionClosed": (
+        "usually temporary: try again; the extension itself reconnects with backoff"
+    ),
+    "egressUnavailable": (
+        "temporary on Spatius' side: try again later; the extension retries by itself"
+    ),
     "serverError": "temporary on Spatius' side: try again; the extension retries by itself",
     "upstreamError": "temporary on Spatius' side: try again; the extension retries by itself",
 }
@@ -45,20 +52,29 @@ _TRANSIENT_FIXES = {
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "stream",
-        help="stream an audio file to a real Spatius session (or the emulator) and report what happened",
+        help=(
+            "stream an audio file to a real Spatius session (or the emulator) and report what "
+            "happened"
+        ),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Without --property/--graph the extension's property.json is used, with ${env:...} from the "
-        "environment (SPATIUS_API_KEY, SPATIUS_APP_ID, ...). The SDK's telemetry is off for this diagnostic "
-        "session, whatever the properties say. Exits 0 when Spatius accepted the audio, 1 when "
-        "the session or the request failed, 2 for bad arguments or a configuration that cannot work. "
-        "Secret values are never printed.",
+        epilog=(
+            "Without --property/--graph the extension's property.json is used, with "
+            "${env:...} from the environment (SPATIUS_API_KEY, SPATIUS_APP_ID, ...). The "
+            "SDK's telemetry is off for this diagnostic session, whatever the properties say. "
+            "Exits 0 when Spatius accepted the audio, 1 when the session or the request failed, "
+            "2 for bad arguments or a configuration that cannot work. Secret values are never "
+            "printed."
+        ),
     )
     parser.add_argument(
         "audio",
         type=Path,
         nargs="?",
-        help="speech to send: WAV, FLAC, OGG (Vorbis/Opus) or MP3 (default: the demo's built-in sample)",
+        help=(
+            "speech to send: WAV, FLAC, OGG (Vorbis/Opus) or MP3 (default: the demo's built-in "
+            "sample)"
+        ),
     )
     given = parser.add_mutually_exclusive_group()
     given.add_argument(
@@ -143,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
 
     def connected(connect_ms: float) -> None:
         out.event(
-            f"Connected in {connect_ms:.0f} ms (session token, WebSocket, handshake with Agora egress)."
+            f"Connected in {connect_ms:.0f} ms (session token, WebSocket, handshake with Agora "
+            "egress)."
         )
 
     outcome = asyncio.run(
@@ -184,9 +201,10 @@ def _intro(path: Path, speech: Speech, config: AvatarConfig) -> str:
         "a token built from the app certificate" if config.builds_own_token else "the given token"
     )
     return (
-        f"Streaming {path} ({speech.duration_s:.1f} s, {speech.sample_rate} Hz, {speech.channels} channel(s)) "
-        f"to avatar {config.avatar_id}: Agora channel {config.channel!r}, uid {config.uid}, {token}; "
-        f"{config.audio_format} at {config.sample_rate} Hz; {where}"
+        f"Streaming {path} ({speech.duration_s:.1f} s, {speech.sample_rate} Hz, "
+        f"{speech.channels} channel(s)) to avatar {config.avatar_id}: Agora channel "
+        f"{config.channel!r}, uid {config.uid}, {token}; {config.audio_format} at "
+        f"{config.sample_rate} Hz; {where}"
     )
 
 
@@ -217,6 +235,7 @@ def _failure_lines(
 ) -> list[str]:
     what = _PHASES.get(failure.phase, failure.phase)
     kind = "fatal: retrying cannot help" if failure.fatal else "transient"
+    after = " after connecting" if connected and failure.phase != "websocket_runtime" else ""
     fix = failure.fix or _TRANSIENT_FIXES.get(
         failure.vendor_code, "see the troubleshooting table in README.md"
     )
@@ -224,8 +243,7 @@ def _failure_lines(
     if failure.vendor_code == "invalidEgressConfig":
         fix = _egress_fix(config)
     lines = [
-        f"Failed while {what}{' after connecting' if connected and failure.phase != 'websocket_runtime' else ''}: "
-        f"{failure.vendor_code} ({kind}).",
+        f"Failed while {what}{after}: {failure.vendor_code} ({kind}).",
         f"Why: {message.rstrip('.')}.",
         f"Fix: {_with_origins(fix, origins)}.",
     ]
@@ -237,12 +255,13 @@ def _egress_fix(config: AvatarConfig) -> str:
     where = f"channel {config.channel!r} and uid {config.uid}"
     if config.builds_own_token:
         return (
-            f"check params.agora_appid and params.agora_appcert: the token is built from them for {where}, "
-            "so they must be the Agora project's app id and primary certificate"
+            "check params.agora_appid and params.agora_appcert: the token is built from them "
+            f"for {where}, so they must be the Agora project's app id and primary certificate"
         )
     return (
-        f"check params.agora_token: it must be a valid RTC token for {where}, not expired and with "
-        "publish rights (or leave it empty and set params.agora_appcert, so the extension builds one)"
+        f"check params.agora_token: it must be a valid RTC token for {where}, not expired and "
+        "with publish rights (or leave it empty and set params.agora_appcert, so the extension "
+        "builds one)"
     )
 
 

@@ -54,7 +54,10 @@ def schemas_absent(directory: Path | None, how_to_use: str = HOW_TO_USE) -> str 
     ]
     if not missing:
         return None
-    return f"no TEN schema files in {directory} ({', '.join(missing)} not found); {WHERE_TO_GET}: {how_to_use}"
+    return (
+        f"no TEN schema files in {directory} ({', '.join(missing)} not found); {WHERE_TO_GET}: "
+        f"{how_to_use}"
+    )
 
 
 class SchemaFileError(ValueError):
@@ -84,7 +87,8 @@ def _parse_schema_text(path: str, _mtime_ns: int, _size: int) -> Any:
         import json5  # comments outside strings, as TEN's own loader (json5) accepts them
     except ImportError:
         raise SchemaFileError(
-            f"{path} has comments, and reading them needs the json5 package (pip install -r requirements-dev.txt)"
+            f"{path} has comments, and reading them needs the json5 package (pip install -r "
+            "requirements-dev.txt)"
         ) from None
     try:
         return json5.loads(text)
@@ -214,7 +218,7 @@ def _message(err: Any) -> str:
     if err.validator in ("anyOf", "oneOf") and err.context and _only_type_errors(err):
         allowed = sorted({t for sub in err.context for t in _as_list(sub.validator_value)})
         return f"a {_json_kind(err.instance)} is not allowed here (allowed: {', '.join(allowed)})"
-    message = err.message
+    message: str = err.message
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 

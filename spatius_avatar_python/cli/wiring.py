@@ -145,16 +145,18 @@ def _removal_fix(graph: Mapping[str, Any], route: Route, origins: list[Origin]) 
                 fixes.append(f"remove the {origin.kind} item {json.dumps(item)} from {where}")
             elif len(ends) == 1:
                 fixes.append(
-                    f'take "{route.name}" out of the names of the {origin.kind} item {json.dumps(item)} in {where}'
+                    f'take "{route.name}" out of the names of the {origin.kind} item '
+                    f"{json.dumps(item)} in {where}"
                 )
             elif len(_names_of(item)) == 1:
                 fixes.append(
-                    f"remove {json.dumps(other)} from the {origin.form} of the {origin.kind} {route.name} item in {where}"
+                    f"remove {json.dumps(other)} from the {origin.form} of the {origin.kind} "
+                    f"{route.name} item in {where}"
                 )
             else:
                 fixes.append(
-                    f'in {where}, route "{route.name}" in an item of its own without {json.dumps(other)} '
-                    f"(the item {json.dumps(item)} routes several messages)"
+                    f'in {where}, route "{route.name}" in an item of its own without '
+                    f"{json.dumps(other)} (the item {json.dumps(item)} routes several messages)"
                 )
     return "; and ".join(dict.fromkeys(fixes)) or "remove the route"
 
@@ -226,8 +228,8 @@ def unknown_node_findings(graph: Mapping[str, Any]) -> list[Finding]:
             findings.append(
                 error(
                     f"{end.owner} wiring",
-                    f'a connection block belongs to "{end.owner}", which is not a node of this graph, '
-                    f"so none of its routes exist{guess}",
+                    f'a connection block belongs to "{end.owner}", which is not a node of this '
+                    f"graph, so none of its routes exist{guess}",
                     f'write "extension": "{match}" in that block'
                     if match
                     else f'correct its "extension", or add a node named "{end.owner}"',
@@ -243,12 +245,16 @@ def unknown_node_findings(graph: Mapping[str, Any]) -> list[Finding]:
         findings.append(
             error(
                 where,
-                f'the {messages} route in the connection of {end.owner} names "{end.missing}" in its {end.form}, '
-                f"which is not a node of this graph, so that route carries nothing{guess}",
-                f"in the connection of {end.owner}, write {json.dumps({'extension': match})} instead of {wrong}"
+                f'the {messages} route in the connection of {end.owner} names "{end.missing}" in '
+                f"its {end.form}, which is not a node of this graph, so that route carries "
+                f"nothing{guess}",
+                f"in the connection of {end.owner}, write {json.dumps({'extension': match})} "
+                f"instead of {wrong}"
                 if match
-                else f"in the connection of {end.owner}, remove {wrong} from the {end.form} of its {messages} route, "
-                f'or add a node named "{end.missing}"',
+                else (
+                    f"in the connection of {end.owner}, remove {wrong} from the {end.form} of "
+                    f'its {messages} route, or add a node named "{end.missing}"'
+                ),
             )
         )
     return findings
@@ -328,7 +334,8 @@ def wiring_findings(
             error(
                 where,
                 "no audio_frame pcm_frame is routed to the avatar: it never gets the agent's voice",
-                f"route the TTS node's pcm_frame to it: {route_fix(graph, tts_name, 'audio_frame', 'pcm_frame', avatar)}",
+                "route the TTS node's pcm_frame to it: "
+                f"{route_fix(graph, tts_name, 'audio_frame', 'pcm_frame', avatar)}",
             )
         )
     for src in audio_sources:
@@ -336,8 +343,8 @@ def wiring_findings(
             findings.append(
                 error(
                     where,
-                    f"pcm_frame from {src} (agora_rtc: the user's microphone) is routed to the avatar, "
-                    "so it would lip-sync the user",
+                    f"pcm_frame from {src} (agora_rtc: the user's microphone) is routed to the "
+                    "avatar, so it would lip-sync the user",
                     f"route pcm_frame to {avatar} only from the TTS node: "
                     + _removal_fix(
                         graph,
@@ -357,8 +364,9 @@ def wiring_findings(
                 findings.append(
                     error(
                         f"{route.src} -> {route.dst} wiring",
-                        f"the TTS audio (pcm_frame from {route.src}) goes to both {avatar} and the agora_rtc node "
-                        f"{route.dst}: the user hears the voice twice (Spatius publishes it into the channel)",
+                        f"the TTS audio (pcm_frame from {route.src}) goes to both {avatar} and "
+                        f"the agora_rtc node {route.dst}: the user hears the voice twice "
+                        "(Spatius publishes it into the channel)",
                         _removal_fix(graph, route, origins[route]),
                     )
                 )
@@ -367,8 +375,9 @@ def wiring_findings(
         findings.append(
             error(
                 where,
-                "neither data tts_audio_end nor finalize is routed to the avatar: it cannot tell "
-                "when the agent's speech is complete, so the avatar's last words are cut or delayed",
+                "neither data tts_audio_end nor finalize is routed to the avatar: it cannot "
+                "tell when the agent's speech is complete, so the avatar's last words are cut "
+                "or delayed",
                 f"route tts_audio_end (and tts_audio_start) from the TTS node: "
                 f"{route_fix(graph, tts_name, 'data', 'tts_audio_end', avatar)}",
             )
@@ -378,9 +387,10 @@ def wiring_findings(
         findings.append(
             note(
                 where,
-                "data tts_audio_start is not routed to the avatar: it works, but after a barge-in it can tell the "
-                "next answer from the tail of the interrupted one only by a pause in the audio (300 ms); with "
-                "tts_audio_start's request_id it knows exactly",
+                "data tts_audio_start is not routed to the avatar: it works, but after a "
+                "barge-in it can tell the next answer from the tail of the interrupted one only "
+                "by a pause in the audio (300 ms); with tts_audio_start's request_id it knows "
+                "exactly",
                 "route tts_audio_start from the TTS node: "
                 + route_fix(
                     graph, (end_sources or [tts_name])[0], "data", "tts_audio_start", avatar
@@ -402,17 +412,19 @@ def wiring_findings(
         findings.append(
             error(
                 where,
-                "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps speaking",
+                "cmd flush is not routed to the avatar: when the user interrupts, the avatar "
+                "keeps speaking",
                 f"route flush to it: {route_fix(graph, control, 'cmd', 'flush', avatar)}",
             )
         )
     for name, plural in (("error", "errors"), ("metrics", "metrics")):
         if not any(r.kind == "data" and r.name == name for r in out):
+            control = _guess(nodes, "control", "main_control")
             findings.append(
                 warning(
                     where,
                     f"the avatar's data {name} goes nowhere, so its {plural} are lost",
-                    f"route it: {route_fix(graph, avatar, 'data', name, _guess(nodes, 'control', 'main_control'))}",
+                    f"route it: {route_fix(graph, avatar, 'data', name, control)}",
                 )
             )
     if declared is not None:
@@ -441,13 +453,14 @@ def _undeclared_findings(
         hint = _LEFTOVER_HINTS.get((direction, route.kind, route.name))
         if direction == "in":
             what = (
-                f"{route.src} sends {route.kind} {route.name} to the avatar, which does not take it (manifest.json "
-                f"declares no {route.kind}_in {route.name}): whatever {route.src} expects of it does not happen"
+                f"{route.src} sends {route.kind} {route.name} to the avatar, which does not take "
+                f"it (manifest.json declares no {route.kind}_in {route.name}): whatever "
+                f"{route.src} expects of it does not happen"
             )
         else:
             what = (
-                f"the avatar never sends {route.kind} {route.name} (manifest.json declares no {route.kind}_out "
-                f"{route.name}), so the route to {route.dst} carries nothing"
+                f"the avatar never sends {route.kind} {route.name} (manifest.json declares no "
+                f"{route.kind}_out {route.name}), so the route to {route.dst} carries nothing"
             )
         if hint:
             what += f"; {hint}"
@@ -484,7 +497,8 @@ def _uid_findings(
     return [
         error(
             f"{avatar}.params.agora_uid",
-            f"{avatar_uid} is also {owner}: two participants with one UID push each other out of the channel",
+            f"{avatar_uid} is also {owner}: two participants with one UID push each other out of "
+            "the channel",
             f'give the avatar its own UID, e.g. "{free}"',
         )
         for uid, owner in taken
@@ -510,10 +524,11 @@ def _channel_findings(
             findings.append(
                 warning(
                     f"{avatar}.channel",
-                    f"the TEN agent server puts {node['name']} into each session's own channel, but the avatar's property "
-                    f'has no "channel" key, so it always publishes into {avatar_channel!r} '
-                    "and the user sees no avatar",
-                    f'add "channel": "" to the property of {avatar}: the server then injects the session\'s channel there too',
+                    f"the TEN agent server puts {node['name']} into each session's own channel, "
+                    'but the avatar\'s property has no "channel" key, so it always publishes '
+                    f"into {avatar_channel!r} and the user sees no avatar",
+                    f'add "channel": "" to the property of {avatar}: the server then injects the '
+                    "session's channel there too",
                 )
             )
             continue
@@ -528,8 +543,9 @@ def _channel_findings(
             findings.append(
                 warning(
                     f"{avatar}.channel",
-                    f"the avatar publishes into channel {avatar_channel!r} but {node['name']} joins {channel!r}; "
-                    "the user sees no avatar unless the playground sets both at start",
+                    f"the avatar publishes into channel {avatar_channel!r} but {node['name']} "
+                    f"joins {channel!r}; the user sees no avatar unless the playground sets both "
+                    "at start",
                     f"use the same channel on {avatar} and {node['name']}",
                 )
             )

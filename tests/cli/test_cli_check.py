@@ -81,48 +81,83 @@ def test_examples_show_the_same_avatar() -> None:
 
 # One mistake per file, and the message that must name it.
 BROKEN_CASES = {
-    "string_sample_rate.json": "avatar.params.sample_rate: is a JSON string but manifest.json declares int32; "
-    "the TEN runtime does not convert property types and aborts the app at start",
-    "env_placeholder_in_int.json": "(the value comes from an ${env:...} placeholder, which always gives a string)",
+    "string_sample_rate.json": (
+        "avatar.params.sample_rate: is a JSON string but manifest.json declares int32; the TEN "
+        "runtime does not convert property types and aborts the app at start"
+    ),
+    "env_placeholder_in_int.json": (
+        "(the value comes from an ${env:...} placeholder, which always gives a string)"
+    ),
     "out_of_range_int.json": "avatar.max_buffered_audio_ms: 4294967296 is out of the int32 range",
     "bool_as_string.json": "dump: is a JSON string but manifest.json declares bool",
     "uid_zero.json": "params.agora_uid: '0' is not a non-zero 32-bit unsigned integer",
     # The fix extends the graph's own flush route of main_control instead of proposing a new block.
-    "no_flush_route.json": "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps "
-    'speaking. Fix: route flush to it: in the connection of main_control, add {"extension": "avatar"} to the dest '
-    'of its cmd flush route: {"name": "flush", "dest": [{"extension": "llm"}, {"extension": "tts"}, {"extension": "avatar"}]}',
+    "no_flush_route.json": (
+        "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps "
+        "speaking. Fix: route flush to it: in the connection of main_control, add "
+        '{"extension": "avatar"} to the dest of its cmd flush route: {"name": "flush", '
+        '"dest": [{"extension": "llm"}, {"extension": "tts"}, {"extension": "avatar"}]}'
+    ),
     "no_pcm_route.json": "no audio_frame pcm_frame is routed to the avatar",
-    "no_end_of_speech_route.json": "neither data tts_audio_end nor finalize is routed to the avatar",
-    "tts_audio_to_agora_rtc.json": "ERROR tts -> agora_rtc wiring: the TTS audio (pcm_frame from tts) goes to both "
-    "avatar and the agora_rtc node agora_rtc: the user hears the voice twice",
-    "user_audio_to_avatar.json": "pcm_frame from agora_rtc (agora_rtc: the user's microphone) is routed to the avatar",
-    "uid_equals_agent_stream_id.json": "avatar.params.agora_uid: 1234 is also agora_rtc's stream_id (the agent's UID)",
-    "uid_equals_user_uid.json": "avatar.params.agora_uid: 123 is also agora_rtc's remote_stream_id (the user's UID)",
-    "no_token_no_cert.json": "params.agora_token: neither an Agora token nor an app certificate is set",
+    "no_end_of_speech_route.json": (
+        "neither data tts_audio_end nor finalize is routed to the avatar"
+    ),
+    "tts_audio_to_agora_rtc.json": (
+        "ERROR tts -> agora_rtc wiring: the TTS audio (pcm_frame from tts) goes to both avatar "
+        "and the agora_rtc node agora_rtc: the user hears the voice twice"
+    ),
+    "user_audio_to_avatar.json": (
+        "pcm_frame from agora_rtc (agora_rtc: the user's microphone) is routed to the avatar"
+    ),
+    "uid_equals_agent_stream_id.json": (
+        "avatar.params.agora_uid: 1234 is also agora_rtc's stream_id (the agent's UID)"
+    ),
+    "uid_equals_user_uid.json": (
+        "avatar.params.agora_uid: 123 is also agora_rtc's remote_stream_id (the user's UID)"
+    ),
+    "no_token_no_cert.json": (
+        "params.agora_token: neither an Agora token nor an app certificate is set"
+    ),
     "opus_44100.json": "params.sample_rate: 44100 Hz is not supported with ogg_opus",
     "bad_audio_format.json": "params.audio_format: 'mp3' is not one of ogg_opus, pcm_s16le",
-    "one_endpoint_url.json": "ingress_endpoint_url: only one of console_endpoint_url and ingress_endpoint_url is set",
-    "unknown_env_var.json": "avatar.params.spatius_app_id: ${env:SPATIUS_APP_ID_TYPO} names an environment variable "
-    "that is not set and has no fallback: the TEN app logs an error and exits at start",
+    "one_endpoint_url.json": (
+        "ingress_endpoint_url: only one of console_endpoint_url and ingress_endpoint_url is set"
+    ),
+    "unknown_env_var.json": (
+        "avatar.params.spatius_app_id: ${env:SPATIUS_APP_ID_TYPO} names an environment "
+        "variable that is not set and has no fallback: the TEN app logs an error and exits at "
+        "start"
+    ),
     "convoai_wrong_vendor.json": "properties.avatar.vendor: is 'spatial', not \"spatius\"",
     "node_without_addon.json": "/nodes/3 (tts): 'addon' is a required property (TEN graph schema)",
-    "app_graph_name_with_dash.json": "/ten/predefined_graphs/0/name: 'voice-assistant' does not match",
+    "app_graph_name_with_dash.json": (
+        "/ten/predefined_graphs/0/name: 'voice-assistant' does not match"
+    ),
     # A region that cannot be one: the valid ones are named.
-    "region_underscore.json": "avatar.params.region: 'us_west' is not a Spatius region name. Fix: use \"auto\" "
-    '(Spatius picks the nearest region when a session starts) or one of its regions: "us-west", '
-    '"ap-northeast", "cn-beijing"',
+    "region_underscore.json": (
+        "avatar.params.region: 'us_west' is not a Spatius region name. Fix: use \"auto\" (Spatius "
+        'picks the nearest region when a session starts) or one of its regions: "us-west", '
+        '"ap-northeast", "cn-beijing"'
+    ),
     # The avatar's token would be for another Agora project than the one the user's client joins.
-    "appid_differs_from_rtc.json": "avatar.params.agora_appid: is '00112233445566778899aabbccddeeff' but agora_rtc "
-    "(agora_rtc) joins the Agora project '0123456789abcdef0123456789abcdef': the avatar would publish into another "
-    "Agora project, where the user's client never sees it. Fix: use agora_rtc's Agora project: write "
-    '"${env:AGORA_APP_ID|}" there, as agora_rtc does',
-    "two_avatars_one_uid.json": "avatar_2.params.agora_uid: 2001 is also the UID of the avatar node avatar in the same "
-    "channel: two publishers with one UID push each other out of the channel, so only one avatar is ever seen. "
-    'Fix: give avatar_2 its own UID, e.g. "2002"',
+    "appid_differs_from_rtc.json": (
+        "avatar.params.agora_appid: is '00112233445566778899aabbccddeeff' but agora_rtc "
+        "(agora_rtc) joins the Agora project '0123456789abcdef0123456789abcdef': the avatar "
+        "would publish into another Agora project, where the user's client never sees it. Fix: "
+        'use agora_rtc\'s Agora project: write "${env:AGORA_APP_ID|}" there, as agora_rtc does'
+    ),
+    "two_avatars_one_uid.json": (
+        "avatar_2.params.agora_uid: 2001 is also the UID of the avatar node avatar in the same "
+        "channel: two publishers with one UID push each other out of the channel, so only one "
+        'avatar is ever seen. Fix: give avatar_2 its own UID, e.g. "2002"'
+    ),
     # A misspelt node is named as such, and the fix replaces the name instead of keeping it.
-    "route_to_missing_node.json": "ERROR tts -> avtar wiring: the audio_frame pcm_frame route in the connection of "
-    'tts names "avtar" in its dest, which is not a node of this graph, so that route carries nothing (a typo of '
-    '"avatar"?). Fix: in the connection of tts, write {"extension": "avatar"} instead of {"extension": "avtar"}',
+    "route_to_missing_node.json": (
+        "ERROR tts -> avtar wiring: the audio_frame pcm_frame route in the connection of tts "
+        'names "avtar" in its dest, which is not a node of this graph, so that route carries '
+        'nothing (a typo of "avatar"?). Fix: in the connection of tts, write {"extension": '
+        '"avatar"} instead of {"extension": "avtar"}'
+    ),
 }
 NEEDS_SCHEMAS = {"node_without_addon.json", "app_graph_name_with_dash.json"}
 
@@ -157,8 +192,9 @@ def test_unset_secret_names_the_variable_to_set(
     code, lines = run_check(capsys, EXAMPLES / "graph.json")
     assert code == 1
     assert errors(lines) == [
-        "ERROR avatar.params.spatius_api_key: missing Spatius API key. Fix: set the environment variable "
-        "SPATIUS_API_KEY (params.spatius_api_key reads ${env:SPATIUS_API_KEY|} and SPATIUS_API_KEY is not set)"
+        "ERROR avatar.params.spatius_api_key: missing Spatius API key. Fix: set the environment "
+        "variable SPATIUS_API_KEY (params.spatius_api_key reads ${env:SPATIUS_API_KEY|} and "
+        "SPATIUS_API_KEY is not set)"
     ]
 
 

@@ -105,8 +105,9 @@ def test_an_upstream_style_property_gets_a_migration_message_for_every_property(
     for key in moved:
         (line,) = [line for line in lines if line.startswith(f"WARN {key}: ")]
         assert line == (
-            f"WARN {key}: is where upstream TEN's spatius_avatar_python reads {key}; this extension reads "
-            f"params.{key} and ignores a top-level one. Fix: move it under params (as params.{key})"
+            f"WARN {key}: is where upstream TEN's spatius_avatar_python reads {key}; this "
+            f"extension reads params.{key} and ignores a top-level one. Fix: move it under "
+            f"params (as params.{key})"
         )
     for key in SAME_HERE:
         assert not any(line.startswith(f"WARN {key}:") for line in lines), text
@@ -190,8 +191,8 @@ def fixes(lines: list[str]) -> dict[str, str]:
 
 
 YOUR_CHOICE = (
-    'write "${env:NAME|}" instead, with NAME an environment variable of your choice, and set it in the '
-    "environment (or the app's .env)"
+    'write "${env:NAME|}" instead, with NAME an environment variable of your choice, and set '
+    "it in the environment (or the app's .env)"
 )
 
 
@@ -212,7 +213,8 @@ def test_env_var_names_come_from_the_file_and_the_nodes_own_property_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The app: its property.json with two graphs; the second names the TTS key's variable. The
-    # agora_rtc package's own property.json (ten_packages/extension/agora_rtc) names its certificate's.
+    # agora_rtc package's own property.json (ten_packages/extension/agora_rtc) names its
+    # certificate's.
     other = copy.deepcopy(GRAPH)
     node(other, "tts")["property"]["params"]["key"] = "${env:MY_ELEVENLABS_KEY|}"
     node(other, "agora_rtc")["property"]["app_certificate"] = (
@@ -234,10 +236,14 @@ def test_env_var_names_come_from_the_file_and_the_nodes_own_property_json(
     code, lines = run_check(capsys, write(tmp_path, app, "property.json"))
     assert code == 0  # warnings only
     assert fixes(lines) == {
-        "literal/tts.params.key": 'write "${env:MY_ELEVENLABS_KEY|}" instead and set MY_ELEVENLABS_KEY in the '
-        "environment (or the app's .env)",
-        "literal/agora_rtc.app_certificate": 'write "${env:AGORA_RTC_CERT_FROM_PACKAGE|}" instead and set '
-        "AGORA_RTC_CERT_FROM_PACKAGE in the environment (or the app's .env)",
+        "literal/tts.params.key": (
+            'write "${env:MY_ELEVENLABS_KEY|}" instead and set MY_ELEVENLABS_KEY in the '
+            "environment (or the app's .env)"
+        ),
+        "literal/agora_rtc.app_certificate": (
+            'write "${env:AGORA_RTC_CERT_FROM_PACKAGE|}" instead and set '
+            "AGORA_RTC_CERT_FROM_PACKAGE in the environment (or the app's .env)"
+        ),
         "literal/avatar.params.agora_token": YOUR_CHOICE,
     }
 
@@ -248,8 +254,8 @@ def test_env_var_names_come_from_the_file_and_the_nodes_own_property_json(
         ({"level": 3}, "ERROR avatar.params.extra_params.level: must be a string"),
         (
             "a=b",
-            "ERROR avatar.params.extra_params: is a JSON string but manifest.json declares object; the TEN runtime "
-            "does not convert property types and aborts the app at start",
+            "ERROR avatar.params.extra_params: is a JSON string but manifest.json declares "
+            "object; the TEN runtime does not convert property types and aborts the app at start",
         ),
     ],
 )

@@ -59,7 +59,8 @@ GRAPH_SCHEMA = """{
   "type": "object",
   "properties": {"nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
   "$defs": {"node": {"type": "object", "required": ["name"],
-                     "properties": {"name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}}}
+                     "properties": {"name": {"type": "string",
+                                             "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}}}
 }"""
 ALL_TYPES = '"bool", "int32", "string", "object", "array"'
 

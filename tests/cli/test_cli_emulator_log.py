@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from spatius import AvatarSDKError, AvatarSDKErrorCode, SessionTokenError
 from spatius_emulator.sdk_client import new_sdk_session
 from speech_fixtures import speech_pcm
 
@@ -49,8 +50,9 @@ async def test_one_line_per_session_request_interrupt_and_close(emulator) -> Non
     log.poll()  # nothing is told twice
     text = [line.split("] ", 1)[1] for line in lines]
     assert text == [
-        f"session #1 accepted: avatar {emulator.avatar_id!r}, pcm_s16le at 24000 Hz, "
-        f"Agora channel {emulator.recording.sessions[0].agora.channel_name!r} as uid {emulator.agora_uid}",
+        f"session #1 accepted: avatar {emulator.avatar_id!r}, pcm_s16le at 24000 Hz, Agora "
+        f"channel {emulator.recording.sessions[0].agora.channel_name!r} as uid "
+        f"{emulator.agora_uid}",
         f"session #1: request {first} begins",
         f"session #1: request {first} ended, 1.00 s of audio",
         f"session #1: request {second} begins",
@@ -67,12 +69,17 @@ async def test_refusals_are_told_with_the_services_reason_and_no_secret(emulator
     wrong_key = "wrong-api-key-0123456789"
     log = EmulatorLog(emulator.recording, lines.append, Masker([emulator.api_key, wrong_key]))
     refused = new_sdk_session(emulator, api_key=wrong_key)
-    with pytest.raises(Exception):
+    with pytest.raises(SessionTokenError) as token_refusal:
         await refused.init()
+    assert token_refusal.value.http_status == 401
     bad_rate = new_sdk_session(emulator, sample_rate=11025)
     await bad_rate.init()
-    with pytest.raises(Exception):
+    with pytest.raises(AvatarSDKError) as handshake_refusal:
         await bad_rate.start()
+    assert (handshake_refusal.value.code, handshake_refusal.value.phase) == (
+        AvatarSDKErrorCode.unsupportedSampleRate,
+        "websocket_handshake",
+    )
     await asyncio.to_thread(
         emulator.wait_for,
         lambda: (
@@ -90,8 +97,11 @@ async def test_refusals_are_told_with_the_services_reason_and_no_secret(emulator
 
 
 def read_lines(process: subprocess.Popen[str], into: list[str]) -> threading.Thread:
+    assert process.stdout is not None  # started with stdout=PIPE
+    stdout = process.stdout
+
     def run() -> None:
-        for line in process.stdout:
+        for line in stdout:
             into.append(line.rstrip("\n"))
 
     thread = threading.Thread(target=run, daemon=True)
@@ -131,10 +141,11 @@ def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
         wait_until(
             lambda: any(line.startswith("Written to ") for line in lines), "the property file"
         )
-        # The command to run next, as this one was run (run.py names itself: test_cli_from_anywhere).
+        # The command to run next, as this one was run (run.py names itself:
+        # test_cli_from_anywhere).
         assert (
-            f"  python -m spatius_avatar_python stream --property {props}   (the built-in sample, or add a file)"
-            in lines
+            f"  python -m spatius_avatar_python stream --property {props}   (the built-in "
+            "sample, or add a file)" in lines
         )
         stream = subprocess.run(
             [

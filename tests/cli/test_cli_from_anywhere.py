@@ -101,8 +101,8 @@ def test_emulator_writes_the_property_file_where_the_user_is_and_stream_reads_it
         assert (app / "emulator.json").is_file(), "the property file is not in the user's folder"
         # The command it suggests next is the one that works from here.
         assert (
-            f"  python3 {RUN_PY} stream --property emulator.json   (the built-in sample, or add a file)\n"
-            in told
+            f"  python3 {RUN_PY} stream --property emulator.json   (the built-in sample, or add "
+            "a file)\n" in told
         )
         assert not (REPO / "emulator.json").exists()
         speech(app / "hello.wav")

@@ -103,12 +103,10 @@ def fake_apt_get(folder: Path, held_by: int) -> Path:
     folder.mkdir()
     script = folder / "apt-get"
     script.write_text(
-        "#!/bin/sh\n"
-        f'echo "$@" >> "{folder / "calls"}"\n'
-        f'echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process {held_by} (apt-get)" >&2\n'
-        'echo "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process '
-        'using it?" >&2\n'
-        "exit 100\n"
+        f'#!/bin/sh\necho "$@" >> "{folder / "calls"}"\necho "E: Could not get lock '
+        f'/var/lib/dpkg/lock-frontend. It is held by process {held_by} (apt-get)" >&2\necho "E: '
+        "Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another "
+        'process using it?" >&2\nexit 100\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return folder

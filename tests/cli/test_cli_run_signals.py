@@ -47,6 +47,7 @@ def start(command: list[str]) -> subprocess.Popen[str]:
 def wait_for_line(process: subprocess.Popen[str], text: str) -> list[str]:
     seen = []
     deadline = time.monotonic() + TIMEOUT_S
+    assert process.stdout is not None  # started with stdout=PIPE
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
@@ -155,6 +156,7 @@ def test_a_signal_sent_to_run_py_alone_is_forwarded_once(tmp_path: Path) -> None
         start_new_session=True,
     )
     try:
+        assert process.stdout is not None  # started with stdout=PIPE
         assert process.stdout.readline().strip() == "probe ready"
         os.kill(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=TIMEOUT_S)

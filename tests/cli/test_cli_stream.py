@@ -86,8 +86,8 @@ def test_stream_with_a_refused_api_key_says_which_setting_to_fix(
     )
     # The key was given in the property file, so the fix points there, not at an env variable.
     assert (
-        f"Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key comes from {props})."
-        in text
+        "Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key "
+        f"comes from {props})." in text
     )
     assert "SPATIUS_API_KEY" not in text
     assert wrong_key not in text
@@ -174,8 +174,8 @@ def test_connected_is_told_when_it_happens_and_telemetry_is_off(
 ) -> None:
     told_at: list[int] = []
     import spatius_avatar_python.cli.stream as stream_command
+    from spatius_avatar_python.cli.stream_session import stream_file as real_stream_file
 
-    real_stream_file = stream_command.stream_file
     seen_config = {}
 
     async def watching(config, speech, **kwargs):
@@ -190,9 +190,8 @@ def test_connected_is_told_when_it_happens_and_telemetry_is_off(
         return await real_stream_file(config, speech, **{**kwargs, "progress": recording_progress})
 
     monkeypatch.setattr(stream_command, "stream_file", watching)
-    path = property_file(
-        tmp_path, emulator
-    )  # the emulator's properties say telemetry "off"; try "on"
+    # The emulator's properties say telemetry "off"; try "on".
+    path = property_file(tmp_path, emulator)
     props = json.loads(path.read_text())
     props["telemetry"] = "on"
     path.write_text(json.dumps(props))

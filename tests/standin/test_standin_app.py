@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import App, TenEnv  # noqa: E402
-from ten_runtime.app import AppThreadError  # noqa: E402
+from ten_runtime import App, TenEnv
+from ten_runtime.app import AppThreadError
 
 
 class RecordingApp(App):
@@ -32,7 +32,7 @@ def run_in_thread(target) -> tuple[threading.Thread, list[BaseException]]:
     def body() -> None:
         try:
             target()
-        except BaseException as error:  # noqa: BLE001 - handed to the test
+        except BaseException as error:  # handed to the test
             errors.append(error)
 
     thread = threading.Thread(target=body, daemon=True)

@@ -122,7 +122,8 @@ def test_on_the_stand_in_a_tester_that_stops_at_once_stops_the_extension_unstart
 class FlushThenStop(AsyncExtensionTester):
     async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
         result, error = await ten_env.send_cmd(Cmd.create("flush"))
-        assert error is None and result.get_status_code() == StatusCode.OK
+        assert error is None and result is not None
+        assert result.get_status_code() == StatusCode.OK
         ten_env.stop_test()
 
 
@@ -217,6 +218,7 @@ class CollectYields(AsyncExtensionTester):
     async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
         if data.get_name() == "yielded":
             kind, _ = data.get_property_string("kind")
+            assert kind is not None
             ran, _ = data.get_property_bool("other_task_ran")
             failed, _ = data.get_property_bool("error")
             self.reports[kind] = ran and not failed
@@ -241,7 +243,7 @@ def test_every_module_of_the_real_package_imports_with_its_names(module):
 
 def test_the_imports_of_ten_ai_base_work():
     """The names TEN's own base classes (ten_ai_base) import from the runtime's modules."""
-    from ten_runtime.async_ten_env import AsyncTenEnv as FromModule  # noqa: F401
+    from ten_runtime.async_ten_env import AsyncTenEnv as FromModule
     from ten_runtime.audio_frame import AudioFrame, AudioFrameDataFmt  # noqa: F401
     from ten_runtime.cmd import Cmd as CmdFromModule
     from ten_runtime.cmd_result import CmdResult as ResultFromModule, StatusCode as CodeFromModule

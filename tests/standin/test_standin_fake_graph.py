@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="uses the stand-in's extension path")
 
-from fake_graph import registry, run_graph_until, the_tester_node  # noqa: E402
-from fake_graph.audio_source import frame_sizes, load_pcm, sine_pcm, to_channels  # noqa: E402
-from speech_fixtures import fixture_path  # noqa: E402
-from ten_runtime import standin  # noqa: E402
+from fake_graph import registry, run_graph_until, the_tester_node
+from fake_graph.audio_source import frame_sizes, load_pcm, sine_pcm, to_channels
+from speech_fixtures import fixture_path
+from ten_runtime import standin
 
 SPEECH_24K = fixture_path(24000)  # FLAC: the scripted TTS decodes it
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     Addon,
     AsyncExtension,
     AsyncExtensionTester,
@@ -24,8 +24,8 @@ from ten_runtime import (  # noqa: E402
     register_addon_as_extension,
     standin,
 )
-from ten_runtime.addon_manager import find_extension_folder  # noqa: E402
-from ten_runtime.graph import GraphError  # noqa: E402
+from ten_runtime.addon_manager import find_extension_folder
+from ten_runtime.graph import GraphError
 
 TESTER_NODE = {"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     Addon,
     AsyncExtension,
     AsyncExtensionTester,
@@ -117,8 +117,9 @@ def test_the_app_folder_named_by_the_environment_gives_the_configuration(
     capfd, log_config, tmp_path, monkeypatch
 ):
     (tmp_path / "property.json").write_text(
-        '{"ten": {"log": {"handlers": [{"matchers": [{"level": "error"}], '
-        '"formatter": {"type": "plain"}, "emitter": {"type": "console", "config": {"stream": "stderr"}}}]}}}'
+        '{"ten": {"log": {"handlers": [{"matchers": [{"level": "error"}], "formatter": '
+        '{"type": "plain"}, "emitter": {"type": "console", "config": {"stream": '
+        '"stderr"}}}]}}}'
     )
     monkeypatch.setenv("TEN_STANDIN_APP_DIR", str(tmp_path))
     log_config(standin.UNREAD_LOG_CONFIG)  # read it again, from that app

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     AudioFrame,
     AudioFrameDataFmt,
     Cmd,
@@ -149,15 +149,15 @@ def test_buffer_alloc_lock_unlock_and_get_buf_is_a_copy(message_class):
 
 def test_audio_frames_and_data_refuse_an_empty_buffer():
     frame = AudioFrame.create("pcm_frame")
-    with pytest.raises(ValueError, match="^Invalid audio frame size.$"):
+    with pytest.raises(ValueError, match=r"^Invalid audio frame size\.$"):
         frame.alloc_buf(0)
     assert frame.get_buf() == bytearray()  # a frame never given a buffer is empty
-    with pytest.raises(ValueError, match="^Invalid audio frame size.$"):
+    with pytest.raises(ValueError, match=r"^Invalid audio frame size\.$"):
         frame.alloc_buf(-1)
     frame.alloc_buf(1)
     assert len(frame.get_buf()) == 1
     data = Data.create("d")
-    with pytest.raises(ValueError, match="^Invalid buffer size.$"):
+    with pytest.raises(ValueError, match=r"^Invalid buffer size\.$"):
         data.alloc_buf(0)
 
 

@@ -2,13 +2,14 @@
 checks against the manifest's api.property, and the AsyncTenEnv getters."""
 
 import json
+import re
 
 import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import AsyncExtensionTester, AsyncTenEnvTester, Data, standin  # noqa: E402
-from ten_runtime.properties import (  # noqa: E402
+from ten_runtime import AsyncExtensionTester, AsyncTenEnvTester, Data, standin
+from ten_runtime.properties import (
     PropertyLoadError,
     deep_merge,
     load_extension_properties,
@@ -55,7 +56,10 @@ def test_env_placeholders_resolve_everywhere_and_always_to_strings():
 
 
 def test_missing_env_var_without_fallback_is_fatal():
-    with pytest.raises(PropertyLoadError, match="NOT_SET_ANYWHERE.*d.e\\[0\\]|d.e\\[0\\].*NOT_SET"):
+    with pytest.raises(
+        PropertyLoadError,
+        match=re.escape("property d.e[0]: environment variable NOT_SET_ANYWHERE is not set"),
+    ):
         resolve_env({"d": {"e": ["${env:NOT_SET_ANYWHERE}"]}}, {})
 
 

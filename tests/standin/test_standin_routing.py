@@ -2,12 +2,13 @@
 sends, and message checks against the manifests of sender and receiver."""
 
 import json
+import re
 
 import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     AsyncExtensionTester,
     AsyncTenEnvTester,
     AudioFrame,
@@ -35,7 +36,9 @@ class TestedExtension(AsyncExtension):
                 result, error = await ten_env.send_cmd(Cmd.create(what))
                 outcome = error.error_code() if error else int(result.get_status_code())
             else:
-                outcome = await ten_env.send_data(Data.create(what), SendOptions(wait_for_result=True))
+                outcome = await ten_env.send_data(
+                    Data.create(what), SendOptions(wait_for_result=True)
+                )
                 outcome = outcome.error_code() if outcome else 0
             reply = CmdResult.create(StatusCode.OK, cmd)
             reply.set_property_int("outcome", int(outcome))
@@ -78,6 +81,7 @@ class Relayer(AsyncExtensionTester):
         for kind, what, node in self.requests:
             result, error = await ten_env.send_cmd(relay_cmd(kind, what, node))
             assert error is None, error
+            assert result is not None
             self.outcomes[f"{node}:{what}"] = result.get_property_int("outcome")[0]
         self._stop_when_complete(ten_env)
 
@@ -251,7 +255,7 @@ class SchemaProbe(AsyncExtensionTester):
             ("undeclared", undeclared),
         ):
             result, error = await ten_env.send_cmd(cmd)
-            assert error is None
+            assert error is None and result is not None
             self.results[label] = result.get_status_code()
         bad_text = Data.create("text")
         bad_text.set_property_int("text", 5)
@@ -462,6 +466,7 @@ class TestedExtension(AsyncExtension):
     tester = AsyncExtensionTester()
     tester.set_test_mode_single(addon)
     with pytest.raises(
-        standin.StandinRunError, match="data 'report' has an empty-string key .* data_out"
+        standin.StandinRunError,
+        match=re.escape("""data 'report' has an empty-string key "" in metadata, which data_out"""),
     ):
         tester.run()

@@ -26,9 +26,7 @@ def _default(value: Any) -> str | None:
 def _from_signature(signature: inspect.Signature) -> str:
     parts = []
     for parameter in signature.parameters.values():
-        prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(
-            parameter.kind, ""
-        )
+        prefix = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}.get(parameter.kind.name, "")
         text = prefix + parameter.name
         default = _default(parameter.default)
         if default is not None:
@@ -55,7 +53,8 @@ def _native_stub_signatures() -> dict[str, dict[str, str]]:
                         ast.unparse(d) for d in args.defaults
                     ]
                     parts = [
-                        n + ("=" + d if d is not None else "") for n, d in zip(names, defaults)
+                        n + ("=" + d if d is not None else "")
+                        for n, d in zip(names, defaults, strict=True)
                     ]
                     found.setdefault(node.name, {})[function.name] = "(" + ", ".join(parts) + ")"
     return found

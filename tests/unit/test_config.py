@@ -142,7 +142,7 @@ def test_unknown_keys_are_warned_about_not_fatal():
 
 def test_not_an_object():
     with pytest.raises(ConfigError):
-        load_config(["not", "an", "object"])  # type: ignore[arg-type]
+        load_config(["not", "an", "object"])
 
 
 def test_secrets_never_appear_in_the_errors_or_the_repr():
@@ -181,9 +181,8 @@ def test_extra_params_that_are_not_strings_are_refused_with_a_clear_fix(value, p
     found = problems(valid(params={"extra_params": value}))
     assert list(found) == [path]
     assert found[path].message == message
-    assert (
-        found[path].fix
-        == 'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}'
+    assert found[path].fix == (
+        'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}'
     )
 
 
@@ -241,8 +240,8 @@ def test_an_upstream_top_level_property_is_told_to_move_under_params(key):
         assert f"the top-level {key} is set, where upstream's extension reads it" in problem.message
         return
     assert config.warnings == (
-        f"{key} is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
-        f"and ignores a top-level one: move it under params (as params.{key})",
+        f"{key} is where upstream TEN's spatius_avatar_python reads {key}; this extension reads "
+        f"params.{key} and ignores a top-level one: move it under params (as params.{key})",
     )
 
 

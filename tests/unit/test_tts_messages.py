@@ -4,6 +4,7 @@ for what fits, and one named problem per thing that does not."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -155,7 +156,7 @@ def test_a_payload_that_is_not_an_object_or_not_json_reads_as_empty() -> None:
 
 
 def test_only_tts_data_names_are_read() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=re.escape("not a TTS data name: 'asr_result'")):
         read_tts_data("asr_result", "{}")
 
 

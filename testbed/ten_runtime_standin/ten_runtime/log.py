@@ -88,7 +88,7 @@ def _caller(depth: int) -> tuple[str, str, int]:
 
 
 def _c_line(level: LogLevel, where: tuple[str, str, int], node: str, msg: str) -> str:
-    now = datetime.datetime.now()
+    now = datetime.datetime.now().astimezone()  # local time, as the runtime's C logger prints
     func, file, line = where
     return (
         f"{now:%m-%d %H:%M:%S}.{now.microsecond // 1000:03d} {os.getpid()}"

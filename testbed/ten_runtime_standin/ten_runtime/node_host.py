@@ -180,7 +180,7 @@ class NodeHost:
         for the run."""
         try:
             await getattr(self.callbacks, callback)(*args)
-        except Exception as exc:  # noqa: BLE001 - every escaped exception is fatal
+        except Exception as exc:  # every escaped exception is fatal
             self.failed = True
             self.runtime.fail(self.name, callback, exc)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import itertools
 import re
 from functools import lru_cache
 from typing import Any
@@ -89,7 +90,7 @@ class PropertyStore:
         except ValueError as exc:
             return TenError(3, str(exc))
         node: Any = self.data
-        for part, next_part in zip(parts, parts[1:]):
+        for part, next_part in itertools.pairwise(parts):
             if isinstance(part, int):
                 if not isinstance(node, list) or part >= len(node):
                     return generic_error(f"cannot set {path}: index {part} out of range")

@@ -108,7 +108,7 @@ class GraphRuntime:
         for node in self.spec.nodes:
             try:
                 host = self._build_extension(node)
-            except Exception as exc:  # noqa: BLE001 - a node that cannot be built is fatal
+            except Exception as exc:  # a node that cannot be built is fatal
                 self.record.add_fatal(node.name, "load", exc)
                 emit_log(
                     self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin"
@@ -171,7 +171,12 @@ class GraphRuntime:
 
         def on_done(what: str, args: tuple[Any, ...]) -> None:
             if what == "create_instance":
-                loop.call_soon_threadsafe(lambda: created.done() or created.set_result(args[0]))
+
+                def resolve() -> None:  # a second report is ignored
+                    if not created.done():
+                        created.set_result(args[0])
+
+                loop.call_soon_threadsafe(resolve)
 
         try:
             addon = info.addon_class()
@@ -189,7 +194,7 @@ class GraphRuntime:
                 ),
             )
             return None
-        except Exception as exc:  # noqa: BLE001 - escaped from the addon: fatal
+        except Exception as exc:  # escaped from the addon: fatal
             self.fail(node_name, "on_create_instance", exc)
             return None
         if not isinstance(instance, AsyncExtension):
@@ -296,7 +301,7 @@ class GraphRuntime:
     # -- messages --------------------------------------------------------------------------------
     def _receivers(self, sender: NodeHost, msg: Msg) -> list[NodeHost]:
         if msg._dests:
-            names = [loc.extension_name for loc in msg._dests]
+            names = [loc.extension_name for loc in msg._dests if loc.extension_name is not None]
         else:
             names = self.spec.destinations(sender.name, msg.KIND, msg.get_name())
         return [self._hosts[name] for name in names if name in self._hosts]

@@ -1,7 +1,8 @@
 """The addon `standin_typed_extension`. A TEN app loads it from its extension folder
 (<app>/ten_packages/extension/standin_typed_extension, where the tests put it), so its
-manifest.json applies. On start it sends data `typed` with `x` as a string (a misfit of its int32 schema) and
-sends the error it got to the tester as data `send_error` (property `message`)."""
+manifest.json applies. On start it sends data `typed` with `x` as a string (a misfit of its
+int32 schema) and sends the error it got to the tester as data `send_error` (property
+`message`)."""
 
 from ten_runtime import (
     Addon,
