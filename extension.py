@@ -12,8 +12,8 @@ import functools
 import json
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec
 
 from ten_runtime import (
     AsyncExtension,
@@ -47,13 +47,20 @@ from .spatius_avatar_python.turns import Utterance
 PASS_ON_TIMEOUT_S = 5.0
 
 
-def _guarded(callback: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+P = ParamSpec("P")
+# An `on_*` callback: (self, ten_env, *the message) -> a coroutine.
+Callback = Callable[Concatenate["SpatiusAvatarExtension", AsyncTenEnv, P], Coroutine[Any, Any, None]]
+
+
+def _guarded(callback: Callback[P]) -> Callback[P]:
     """Nothing escapes a callback: log the failure instead of killing the app."""
 
     @functools.wraps(callback)
-    async def wrapper(self: "SpatiusAvatarExtension", ten_env: AsyncTenEnv, *args: Any) -> None:
+    async def wrapper(
+        self: SpatiusAvatarExtension, ten_env: AsyncTenEnv, /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
         try:
-            await callback(self, ten_env, *args)
+            await callback(self, ten_env, *args, **kwargs)
         except asyncio.CancelledError:
             ten_env.log_warn(f"{callback.__name__} was cancelled")
         except Exception as error:  # the last line of defence
@@ -86,7 +93,7 @@ class SpatiusAvatarExtension(AsyncExtension):
         self._pipeline: SpeechPipeline | None = None
         self._dumper: AudioDumper | None = None
         self._ten_env: AsyncTenEnv | None = None
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._frame_problems: set[str] = set()
         self._last_metadata_text: str | None = None
         self._last_metadata: dict[str, Any] = {}
@@ -250,7 +257,7 @@ class SpatiusAvatarExtension(AsyncExtension):
         except AudioFormatError as error:
             self._frame_problem(error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}")
             return
-        pcm = audio_frame.get_buf()
+        pcm: bytes | bytearray = audio_frame.get_buf()
         if not pcm:
             return
         if fmt.channels > 1 and audio_frame.get_data_fmt() == AudioFrameDataFmt.NON_INTERLEAVE:
@@ -320,12 +327,12 @@ class SpatiusAvatarExtension(AsyncExtension):
         data.set_property_from_json(None, json.dumps(payload))
         await ten_env.send_data(data)
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
-    def _background_done(self, task: asyncio.Task) -> None:
+    def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._log("warn", f"sending failed: {self._safe(repr(task.exception()))}")
