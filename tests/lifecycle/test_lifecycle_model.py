@@ -35,7 +35,7 @@ from spatius_avatar_python import lifecycle as lc
 from spatius_avatar_python.failures import Failure, Severity
 from spatius_avatar_python.lifecycle import Lifecycle, LinkState, StreamerState
 
-LIFETIME_S = 20.0  # soft at 18 s, hard at 19 s: rollovers are frequent
+LIFETIME_S = 100.0  # soft at 90 s, hard at 95 s: rollovers are frequent, their window wide
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "300"))
 STEPS = 60
 MAX_ACTIONS_PER_STEP = 12
