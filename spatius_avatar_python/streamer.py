@@ -52,13 +52,12 @@ from spatius import AgoraEgressConfig, AudioFormat, AvatarSDKErrorCode
 
 from . import lifecycle as lc
 from .config import AvatarConfig
-from .failures import Failure, Severity, classify, link_lost, scrub
-from .lifecycle import BACKOFF_BASE_S, BACKOFF_CAP_S, PLAYBACK_SLACK_S, Lifecycle, LinkState, StreamerState, backoff_delay
-from .opus import OggOpusRequestEncoder
-from .requests import Audio, Backlog, EndOf, Request
+from .failures import Failure, Severity, classify, scrub
+from .lifecycle import BACKOFF_BASE_S, BACKOFF_CAP_S, Lifecycle, LinkState, StreamerState, backoff_delay
+from .requests import Audio, EndOf
 from .sdk_internals import sdk_internals
-from .sessions import (CLOSE_BOUND_S, CLOSE_TIMEOUT_S, CONNECT_TIMEOUT_S, SEND_TIMEOUT_S, SessionLink, bounded,
-                       close_session, open_session)
+from .sendpath import SendPath, interrupt_request  # noqa: F401  (interrupt_request: re-exported)
+from .sessions import (CLOSE_BOUND_S, CLOSE_TIMEOUT_S, CONNECT_TIMEOUT_S, SEND_TIMEOUT_S, SessionLink, close_session, open_session)
 from .tokens import egress_token
 from .turns import Utterance
 
@@ -153,24 +152,6 @@ def apply_telemetry(setting: str, log: Callable[[str, str], None]) -> None:
         log("warn", f"Spatius telemetry left as it was ({setting!r} not applied: {error})")
 
 
-async def interrupt_request(session: Any, req_id: str, *, per_request: bool = True) -> bool:
-    """Interrupt one request of a session, not only its newest. Returns False when it could not.
-
-    The SDK's `interrupt()` targets the request it sent last; a request that has ended but
-    still plays while the next one has started would keep playing. The SDK has no
-    per-request interrupt, so point its record of the last request at the one to stop
-    (sdk_internals.py checks that this works with the installed SDK; without it only the
-    newest request can be interrupted).
-    """
-    last = getattr(session, "_last_req_id", None)
-    if last != req_id:
-        if not per_request:
-            return False
-        session._last_req_id = req_id
-    await session.interrupt()
-    return True
-
-
 class AvatarStreamer:
     def __init__(
         self,
@@ -200,10 +181,7 @@ class AvatarStreamer:
         # Everything below is written by the owner task only.
         self._lifecycle = Lifecycle(self._lifetime_s, backoff=(backoff_base_s, backoff_cap_s))
         self._links: dict[lc.Link, SessionLink] = {}
-        self._live: SessionLink | None = None  # the lifecycle's LIVE link, for the send path
         self._closing: set[asyncio.Task] = set()
-        self._open: Request | None = None
-        self._backlog = Backlog()
         self._facts = (False, False)  # (audio waiting, a request open) as last told the lifecycle
         self._superseded: dict[str, None] = {}  # turns whose late audio was dropped, and said so
         self._ever_connected = False
@@ -217,7 +195,9 @@ class AvatarStreamer:
         self.past_arms_in_a_row = 0  # the timer armed at a time already past (tests: never twice)
         self.max_past_arms_in_a_row = 0
         self._internals = sdk_internals()
-        self._old_requests_not_interrupted = 0
+        self._send = SendPath(rate=self._rate, opus=self._opus, stats=self.stats, events=events, secrets=self._secrets,
+                              clock=clock, per_request_interrupt=self._internals.per_request_interrupt,
+                              emit=self._emit, internal_error=self._internal_error, on_send_failed=self._send_failed)
 
     # ----- what the TEN callbacks call (synchronous, never blocking: they only post) -----
 
@@ -307,7 +287,7 @@ class AvatarStreamer:
         try:
             await self._perform(first)
             while not life.over:
-                if not self._inbox and not self._can_send():
+                if not self._inbox and not self._send.can_send():
                     await self._tell_facts()
                     self._arm_timer(life.next_time())
                     if not self._inbox and not self._timer_due:
@@ -327,8 +307,8 @@ class AvatarStreamer:
                 if self._timer_due:
                     self._timer_due = False
                     await self._guarded(self._perform(life.tick(self._clock())))
-                if self._can_send():
-                    await self._send_guarded()
+                if self._send.can_send():
+                    await self._send.send_guarded()
         finally:
             if self._timer is not None:
                 self._timer.cancel()
@@ -350,11 +330,11 @@ class AvatarStreamer:
         if kind is Audio:
             self._on_audio(command)
         elif kind is EndOf:
-            self._backlog.append(command)
+            self._send.backlog.append(command)
         elif kind is _Superseded:
             self._on_superseded(command)
         elif kind is _Barge:
-            await self._on_barge(command)
+            await self._send.barge(command.requested_at, list(self._links.values()))
         elif kind is _Wake:
             await self._perform(self._lifecycle.wake(self._clock()))
         elif kind is _LinkOpened:
@@ -370,7 +350,7 @@ class AvatarStreamer:
 
     async def _tell_facts(self) -> None:
         """Tell the lifecycle what the data path changed (only when it changed: per frame it rarely does)."""
-        facts = (self._live is None and bool(self._backlog), self._open is not None)
+        facts = (self._send.live is None and bool(self._send.backlog), self._send.open is not None)
         if facts != self._facts:
             self._facts = facts
             await self._perform(self._lifecycle.facts(self._clock(), audio_waiting=facts[0], mid_utterance=facts[1]))
@@ -435,10 +415,10 @@ class AvatarStreamer:
     # ----- audio in -----
 
     def _on_audio(self, item: Audio) -> None:
-        self._backlog.append(item)
+        self._send.backlog.append(item)
         # The bound is for audio waiting on a session that is not there; a ready session
         # takes it all (a long frame is not a reason to drop speech).
-        if self._live is None and self._backlog.bytes > self._max_backlog_bytes:
+        if self._send.live is None and self._send.backlog.bytes > self._max_backlog_bytes:
             self._drop_oldest_audio()
 
     def _on_superseded(self, command: _Superseded) -> None:
@@ -453,7 +433,7 @@ class AvatarStreamer:
                              "turn owns the avatar, so the older one's late audio was dropped", "turns"), None)
 
     def _drop_oldest_audio(self) -> None:
-        dropped = self._backlog.drop_oldest(self._max_backlog_bytes)
+        dropped = self._send.backlog.drop_oldest(self._max_backlog_bytes)
         self.stats.dropped_audio_seconds += dropped / 2 / self._rate
         if not self._dropping_reported:
             self._dropping_reported = True
@@ -467,25 +447,7 @@ class AvatarStreamer:
                 None,
             )
 
-    # ----- the send path: backlog → requests → the live session -----
-
-    def _can_send(self) -> bool:
-        live = self._live
-        return live is not None and live.suspect is None and bool(self._backlog)
-
-    async def _send_guarded(self) -> None:
-        head = self._backlog.items[0]
-        try:
-            await self._send_next()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a bug of ours: say it once, count what it costs, never re-send
-            if self._backlog and self._backlog.items[0] is head:
-                item = self._backlog.take_head()  # the item it failed on would fail again forever
-                if type(item) is Audio:
-                    self.stats.dropped_audio_seconds += len(item.pcm) / 2 / self._rate
-                    self._emit(self._events.on_metrics, {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)}, item.utterance)
-            self._internal_error(error, "in the session task")
+    # ----- what the send path tells -----
 
     async def _send_failed(self, link: SessionLink, failure: Failure) -> None:
         """A send on `link` failed: stop using it, and let the SDK's own report (on_error /
@@ -494,178 +456,6 @@ class AvatarStreamer:
             return
         link.suspect = failure
         await self._perform(self._lifecycle.send_failed(link.link, self._clock()))
-
-    async def _send_audio(self, link: SessionLink, payload: bytes, end: bool) -> str:
-        try:
-            return await bounded(link.session.send_audio(payload, end=end), SEND_TIMEOUT_S)
-        except TimeoutError as error:
-            raise TimeoutError(f"a send did not complete in {SEND_TIMEOUT_S:.0f} s") from error
-
-    async def _send_next(self) -> None:
-        """Send one batch (or one end) from the backlog on the live link."""
-        item = self._backlog.items[0]
-        if type(item) is EndOf:
-            self._backlog.take_head()
-            if self._open is not None and self._open.utterance is item.utterance:
-                await self._finish_open()
-            return  # else: an end with no audio sent, a duplicate, or of a dropped turn
-        utterance = item.utterance
-        if self._open is not None and self._open.utterance is not utterance:
-            await self._finish_open()  # a new utterance began without an end for the last
-            await self._tell_facts()  # an utterance boundary: the moment to roll over
-            return
-        if self._open is None:
-            self._open = self._new_request(utterance)
-        request = self._open
-        pcm = self._backlog.take_batch(utterance)
-        link = request.link
-        held = b""
-        if request.encoder is not None:
-            held = request.withheld_pcm()  # what the stream holds back before this batch
-            try:
-                payload = await request.encoder.encode(pcm, end=False)
-            except Exception as error:  # our encoder: this request's stream is broken
-                self._open = None
-                self.stats.dropped_audio_seconds += len(pcm) / 2 / self._rate
-                self._internal_error(error, "encoding Ogg Opus")
-                await self._end_quietly(request)
-                return
-        else:
-            payload = pcm
-        if payload:
-            try:
-                request.req_id = await self._send_audio(link, payload, False)
-            except Exception as error:
-                # A failed send wrote nothing: the batch, and with Opus what the stream held
-                # back before it, go first on the next session.
-                self._give_back(request, held, pcm)
-                await self._send_failed(link, link_lost(error, self._secrets))
-                return
-        self._account_sent(request, pcm)
-
-    def _give_back(self, request: Request, held: bytes, pcm: bytes, *, end: bool = False) -> None:
-        request.given_back = len(held) // 2
-        if end:
-            self._backlog.put_back_end(request.utterance)
-        self._backlog.put_back(request.utterance, held + pcm)
-
-    def _new_request(self, utterance: Utterance) -> Request:
-        link = self._live
-        link.sent.forget_over(self._clock(), PLAYBACK_SLACK_S)
-        encoder = OggOpusRequestEncoder(self._rate) if self._opus else None
-        request = Request(utterance, link, encoder)
-        link.sent.requests.append(request)
-        return request
-
-    def _account_sent(self, request: Request, pcm: bytes) -> None:
-        samples = len(pcm) // 2
-        seconds = samples / self._rate
-        now = self._clock()
-        record = request.link.link
-        record.plays_until = max(record.plays_until, now) + seconds
-        request.plays_until = record.plays_until
-        request.link.sent.note(now, samples)
-        request.samples += samples
-        self.stats.audio_seconds_sent += seconds
-        if self._events.on_audio_sent is not None:
-            self._emit(self._events.on_audio_sent, request.utterance, pcm)
-
-    async def _finish_open(self) -> None:
-        """End the open request: its last Ogg pages and end=True."""
-        request, self._open = self._open, None
-        tail = b""
-        held = request.withheld_pcm()
-        if request.encoder is not None:
-            try:
-                tail = await request.encoder.encode(b"", end=True)
-            except Exception as error:
-                self._internal_error(error, "encoding Ogg Opus")
-        if request.req_id is None and not tail:
-            return  # nothing of it was ever sent: there is no request to end
-        link = request.link
-        try:
-            request.req_id = await self._send_audio(link, tail, True)
-        except Exception as error:
-            self._give_back(request, held, b"", end=True)  # the tail and the end, on the next session
-            await self._send_failed(link, link_lost(error, self._secrets))
-            return
-        request.ended = True
-        self._request_finished(request, interrupted=False)
-
-    async def _end_quietly(self, request: Request) -> None:
-        """Close a request whose stream broke, so the next audio opens a fresh one."""
-        if request.req_id is None:
-            return
-        try:
-            await self._send_audio(request.link, b"", True)
-        except Exception as error:
-            await self._send_failed(request.link, link_lost(error, self._secrets))
-            return
-        request.ended = True
-        self._request_finished(request, interrupted=False)
-
-    def _request_finished(self, request: Request, *, interrupted: bool) -> None:
-        self.stats.requests_ended += 1
-        self._emit(
-            self._events.on_metrics,
-            {"request_audio_seconds": round(request.samples / self._rate, 3), "request_interrupted": int(interrupted)},
-            request.utterance,
-        )
-        if self._events.on_request_end is not None:
-            self._emit(self._events.on_request_end, request.utterance)
-
-    # ----- barge-in -----
-
-    async def _on_barge(self, command: _Barge) -> None:
-        dropped = self._backlog.clear()
-        self.stats.interrupts += 1
-        open_request, self._open = self._open, None
-        now = self._clock()
-        targets: list[Request] = []
-        playing = [link for link in self._links.values() if link.link.state in (LinkState.RETIRING, LinkState.LIVE)]
-        for link in playing:
-            if link.suspect is not None:
-                continue  # a link whose send failed plays nothing more
-            for request in link.sent.requests:
-                if request.interrupted or request.req_id is None:
-                    continue
-                # The open request is always stopped (the service waits for its end);
-                # an ended one only while it may still play.
-                if request is open_request or now < request.plays_until + PLAYBACK_SLACK_S:
-                    targets.append(request)
-        interrupted = 0
-        for request in targets:
-            link = request.link
-            if link.suspect is not None:
-                continue
-            try:
-                done = await bounded(interrupt_request(link.session, request.req_id,
-                                                       per_request=self._internals.per_request_interrupt), SEND_TIMEOUT_S)
-            except Exception as error:  # the SDK's ValueError too: its socket is gone
-                await self._send_failed(link, link_lost(error, self._secrets))
-                continue
-            if not done:  # an older request this SDK cannot interrupt: said, not hidden
-                self._old_requests_not_interrupted += 1
-                self._events.log("warn" if self._old_requests_not_interrupted == 1 else "debug",
-                                 "barge-in: an older request still playing could not be interrupted with this Spatius SDK version")
-                continue
-            request.interrupted = True
-            link.link.plays_until = min(link.link.plays_until, self._clock())
-            request.plays_until = link.link.plays_until
-            interrupted += 1
-            if not request.ended:
-                self._request_finished(request, interrupted=True)
-        if open_request is not None and not open_request.interrupted and not open_request.ended:
-            self._request_finished(open_request, interrupted=True)  # nothing of it was sent yet
-        self.stats.requests_interrupted += interrupted
-        latency_ms = (self._clock() - command.requested_at) * 1000
-        self._events.log(
-            "info",
-            f"barge-in: interrupted {interrupted} Spatius request(s) {latency_ms:.1f} ms after the flush, "
-            f"dropped {dropped} bytes of unsent audio",
-        )
-        if interrupted:
-            self._emit(self._events.on_metrics, {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)}, None)
 
     # ----- links -----
 
@@ -726,7 +516,7 @@ class AvatarStreamer:
         self._post(_LinkOpened(link))
 
     def _promote(self, link: SessionLink, *, just_opened: bool) -> None:
-        self._live = link
+        self._send.live = link
         self.stats.connects += 1
         if self._ever_connected:
             self.stats.reconnects += 1
@@ -741,13 +531,13 @@ class AvatarStreamer:
 
     async def _switch(self, old: SessionLink, fresh: SessionLink) -> None:
         """Make the fresh session live; the old one retires and plays out."""
-        request = self._open
+        request = self._send.open
         if request is not None and request.link is old:
             if old.suspect is None and request.given_back is None:
-                await self._finish_open()  # at the deadline, mid-utterance: it continues on the fresh one
+                await self._send.finish_open()  # at the deadline, mid-utterance: it continues on the fresh one
             else:
-                self._open = None  # its send failed: what it held went back to the backlog once already
-        self._live = fresh
+                self._send.open = None  # its send failed: what it held went back to the backlog once already
+        self._send.live = fresh
         self.stats.rollovers += 1
         self.stats.connects += 1
         self._events.log("info", "rolled over to a fresh Spatius session; the old one closes once its audio has played")
@@ -773,15 +563,15 @@ class AvatarStreamer:
             await self._perform(life.lost(record, failure, now))
             self._account_lost(lost_samples, cut_short, "the old Spatius session closed while it still played")
             return
-        self._live = None
-        if self._open is not None and self._open.link is link:
+        self._send.live = None
+        if self._send.open is not None and self._send.open.link is link:
             # The utterance continues as a new request on the next session, starting with
             # what the lost Opus stream still held back (never sent, so never heard).
-            request, self._open = self._open, None
+            request, self._send.open = self._send.open, None
             if not request.interrupted:
                 tail = request.withheld_pcm()
                 if tail:
-                    self._backlog.put_back(request.utterance, tail, recovered=True)
+                    self._send.backlog.put_back(request.utterance, tail, recovered=True)
                     request.given_back = len(tail) // 2
         # What was given back is sent again on the next session: not lost.
         lost_samples = max(0, lost_samples - link.sent.given_back())
@@ -798,7 +588,7 @@ class AvatarStreamer:
             if not failure.fatal:
                 self._account_lost(lost_samples, cut_short, None)
         await self._perform(life.lost(record, failure, now, quiet_idle=quiet_idle))
-        if self._live is None and self._backlog.bytes > self._max_backlog_bytes:  # queued while it was ready
+        if self._send.live is None and self._send.backlog.bytes > self._max_backlog_bytes:  # queued while it was ready
             self._drop_oldest_audio()
 
     def _account_lost(self, samples: int, utterance: Utterance | None, message: str | None) -> None:
@@ -813,9 +603,9 @@ class AvatarStreamer:
 
     def _drop_everything(self) -> None:
         """Forget every piece of audio and request (the lifecycle closes the links)."""
-        self._live = None
-        self._backlog.clear()
-        self._open = None
+        self._send.live = None
+        self._send.backlog.clear()
+        self._send.open = None
 
     # ----- closing -----
 
@@ -823,10 +613,10 @@ class AvatarStreamer:
         link = self._links.pop(record, None)
         if link is None:
             return
-        if link is self._live:
-            self._live = None
-        if self._open is not None and self._open.link is link:
-            self._open = None
+        if link is self._send.live:
+            self._send.live = None
+        if self._send.open is not None and self._send.open.link is link:
+            self._send.open = None
         task, link.task = link.task, None
         closer = asyncio.get_running_loop().create_task(
             close_session(link.session, task, self._events.log), name=f"spatius-close-{record.number}")
