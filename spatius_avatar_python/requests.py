@@ -141,11 +141,11 @@ class SentLog:
     """What one link was sent, for what a loss takes with it."""
 
     requests: list[Request] = field(default_factory=list)
-    recent: collections.deque[Any] = field(default_factory=collections.deque)  # (time, samples)
+    recent: collections.deque[Any] = field(default_factory=collections.deque)  # (time, samples, request)
 
-    def note(self, now: float, samples: int) -> None:
+    def note(self, now: float, samples: int, request: Request) -> None:
         recent = self.recent
-        recent.append((now, samples))
+        recent.append((now, samples, request))
         while recent[0][0] < now - 2 * IN_FLIGHT_S:
             recent.popleft()
 
@@ -160,14 +160,21 @@ class SentLog:
             ahead = max(0.0, request.plays_until - at)
             unplayed += min(request.samples, int(round(ahead * rate)))
             withheld += request.withheld_samples()
-        in_flight = sum(samples for sent_at, samples in self.recent if sent_at >= at - IN_FLIGHT_S)
+        # (audio of an interrupted request was dropped on purpose by the barge-in: not lost)
+        in_flight = sum(samples for sent_at, samples, request in self.recent
+                        if sent_at >= at - IN_FLIGHT_S and not request.interrupted)
         return max(unplayed, in_flight, withheld)
 
     def given_back(self) -> int:
         return sum(r.given_back or 0 for r in self.requests)
 
     def cut_short(self) -> Utterance | None:
+        """The utterance a loss cuts short: the newest one not interrupted (also when its
+        request was already forgotten but its audio was still in flight)."""
         for request in reversed(self.requests):
+            if not request.interrupted:
+                return request.utterance
+        for _, _, request in reversed(self.recent):
             if not request.interrupted:
                 return request.utterance
         return None

@@ -144,7 +144,7 @@ class SendPath:
         record = request.link.link
         record.plays_until = max(record.plays_until, now) + seconds
         request.plays_until = record.plays_until
-        request.link.sent.note(now, samples)
+        request.link.sent.note(now, samples, request)
         request.samples += samples
         self.stats.audio_seconds_sent += seconds
         if self._events.on_audio_sent is not None:
