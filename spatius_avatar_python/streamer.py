@@ -192,7 +192,9 @@ class AvatarStreamer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._timer_due = False
-        self.past_arms_in_a_row = 0  # the timer armed at a time already past (tests: never twice)
+        # How often in a row the timer was armed at a time already past (it may once, when
+        # the loop was busy past a deadline; twice would be a spin): tests check the maximum.
+        self.past_arms_in_a_row = 0
         self.max_past_arms_in_a_row = 0
         self._internals = sdk_internals()
         self._send = SendPath(rate=self._rate, opus=self._opus, stats=self.stats, events=events, secrets=self._secrets,

@@ -84,6 +84,7 @@ async def test_a_refused_rollover_connect_does_not_spin_the_loop_during_its_back
     assert scheduled < 20, f"{scheduled} timers scheduled in 1 s of an idle backoff"
     assert h.streamer.state is StreamerState.READY  # the old session still serves
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=HANG_BOUND_S)  # the retry worked
+    assert h.streamer.max_past_arms_in_a_row <= 1  # never armed in the past twice in a row
     await h.streamer.stop()
 
 
@@ -106,6 +107,7 @@ async def test_an_idle_close_after_the_fresh_session_opened_does_not_leave_the_a
                 timeout=HANG_BOUND_S)
     assert h.streamer.state is StreamerState.READY
     assert not h.failures, h.failures
+    assert h.streamer.max_past_arms_in_a_row <= 1
     await h.streamer.stop()
 
 
@@ -125,6 +127,7 @@ async def test_a_ready_fresh_session_is_switched_to_at_once_when_nothing_is_said
     assert emulator.recording.connections[0].closed_by == "client"  # retired by the switch, not expired
     assert h.streamer.state is StreamerState.DORMANT  # the live (fresh) session idled out: quiet, no error
     assert not h.failures, h.failures
+    assert h.streamer.max_past_arms_in_a_row <= 1
     await h.streamer.stop()
 
 
