@@ -33,6 +33,7 @@ from .spatius_avatar_python.failures import FATAL_CODE, TRANSIENT_CODE, Failure,
 from .spatius_avatar_python.pipeline import SpeechPipeline
 from .spatius_avatar_python.reports import error_payload, metrics_payload
 from .spatius_avatar_python.streamer import AvatarStreamer, StreamerEvents
+from .spatius_avatar_python.transport import new_uncompressed_session
 from .spatius_avatar_python.tts_messages import (
     TTS_DATA,
     InputProblem,
@@ -146,7 +147,8 @@ class SpatiusAvatarExtension(AsyncExtension):
             events.on_audio_sent = lambda utterance, pcm: dumper.write(utterance.report_id, pcm)
             events.on_request_end = lambda utterance: dumper.end(utterance.report_id)
             ten_env.log_info(f"dumping the audio sent to Spatius into {directory}")
-        self._streamer = AvatarStreamer(config, events)
+        # Audio does not compress: no permessage-deflate on the session's WebSocket.
+        self._streamer = AvatarStreamer(config, events, session_factory=new_uncompressed_session)
         self._pipeline = SpeechPipeline(self._streamer, config.sample_rate)
 
     @_guarded
@@ -260,6 +262,10 @@ class SpatiusAvatarExtension(AsyncExtension):
         pipeline.on_frame(pcm, fmt, self._frame_metadata(audio_frame))
 
     def _frame_metadata(self, audio_frame: AudioFrame) -> dict[str, Any] | None:
+        # Read on every frame: the frame's turn key is the only sign of a new turn a TTS that
+        # sends no tts_audio_start gives, and what tells a stale frame after a flush from the
+        # next turn's. Measured under the real runtime: ~6 us per read (0.3 ms per audio s at
+        # 20 ms frames); reading the key's fields alone costs more (benchmarks/README.md).
         text, err = audio_frame.get_property_to_json("metadata")
         if err is not None or not text:
             return None

@@ -37,12 +37,24 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-EMULATOR_ARGS = ("--no-keep-audio", "--no-compression", "--any-avatar")
+EMULATOR_ARGS = ("--no-keep-audio", "--any-avatar")  # + "--no-compression" unless the pass accepts deflate
 SESSION_RATE = 24000
 FRAME_MS = 20
 AVATAR_ADDON = "spatius_avatar_python"
 DO_NOTHING_ADDON = "bench_do_nothing"
 DO_NOTHING_SRC = HERE / "do_nothing_extension"
+FLOOR_ADDON = "bench_floor"
+FLOOR_SRC = HERE / "floor_extension"
+RECEIVERS = {"null": DO_NOTHING_ADDON, "floor": FLOOR_ADDON, "avatar": AVATAR_ADDON}
+# The realistic TTS load: turns of 1.5-4 s of speech in 40-100 ms chunks with pauses between
+# them, as a TTS on TEN's TTS2 base sends them (one tts_audio_start/end per turn).
+TTS_CHUNK_MS = (40, 60, 80, 100)
+TTS_TURN_MS = (2500, 1500, 4000, 3000, 2000)
+TTS_PAUSE_MS = 700
+# Barge-in passes (flush -> interrupt): turns of 1.5 s in 20 ms frames, a flush 0.5 s into each.
+BARGE_TURN_MS = 1500
+BARGE_AFTER_FRAMES = 25
+BARGE_PAUSE_MS = 300
 REAL_TIME_P99_MS = 100.0  # "keeps real time", as bench_scale: p99 schedule -> arrival under this,
 REAL_TIME_DRAIN_MS = 100.0  # the last audio arrives this soon after it was sent,
 REAL_TIME_GROWTH_MS = 20.0  # and the latency does not grow over the run.
@@ -111,15 +123,16 @@ def how_to_run(reason: str) -> str:
     return "\n".join(lines)
 
 
-def install_do_nothing(app: Path) -> Path:
-    """Copies the do-nothing extension into the app as ten_packages/extension/bench_do_nothing
-    (replacing an older copy): the app's addon loader imports it from there by name."""
-    dest = app / "ten_packages" / "extension" / DO_NOTHING_ADDON
+def install_do_nothing(app: Path, src: Path = DO_NOTHING_SRC, addon: str = DO_NOTHING_ADDON) -> Path:
+    """Copies a benchmark extension (the do-nothing one, or the floor) into the app as
+    ten_packages/extension/<addon> (replacing an older copy): the app's addon loader
+    imports it from there by name."""
+    dest = app / "ten_packages" / "extension" / addon
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
     elif dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(DO_NOTHING_SRC, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
@@ -227,6 +240,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from benchlib.setup import prepare_paths
 
     prepare_paths()  # the repo root and the test bed (the real ten_runtime is already importable)
+    from benchlib import graph as bench_graph
     from benchlib.graph import avatar_property, pairs_graph, run_until_flag, tts_done
     from benchlib.latency import check_clocks, frame_latencies, summarize_ms
     from benchlib.loop_meter import LoopMeter, window
@@ -238,6 +252,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from ten_runtime.global_thread_manager import GlobalThreadManager
 
     mode, n, audio_format, seconds = spec["mode"], spec["n"], spec["format"], spec["seconds"]
+    load, deflate, barge = spec.get("load", "frames20"), bool(spec.get("deflate")), bool(spec.get("barge"))
     opus = audio_format == "ogg_opus"
     settle_s = 2.0 + 0.05 * n  # every session connects before the audio starts
     workdir = Path(tempfile.mkdtemp(prefix="bench_real_"))
@@ -274,13 +289,27 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     loop_class: list[str] = []
 
     def tts_script(i: int) -> dict[str, Any]:
-        return {
-            "session_id": f"s{i}", "pace": 1.0,
-            # evenly spread phases of the 20 ms frame period, as independent conversations
-            "start_delay_ms": settle_s * 1000 + i * FRAME_MS / n,
-            "utterances": [{"request_id": f"r{i}", "turn_id": 1, "pcm_file": str(speech),
-                            "sample_rate": SESSION_RATE, "channels": 1}],
-        }
+        # evenly spread phases of the 20 ms frame period, as independent conversations
+        script: dict[str, Any] = {"session_id": f"s{i}", "pace": 1.0, "start_delay_ms": settle_s * 1000 + i * FRAME_MS / n}
+        turn = {"pcm_file": str(speech), "sample_rate": SESSION_RATE, "channels": 1}
+        if barge:
+            count = max(1, int(seconds * 1000 // (BARGE_TURN_MS + BARGE_PAUSE_MS)))
+            script["pause_ms"] = BARGE_PAUSE_MS
+            script["utterances"] = [dict(turn, request_id=f"r{i}-{u}", turn_id=u + 1, offset_ms=u * 700 % 15000,
+                                         max_ms=BARGE_TURN_MS) for u in range(count)]
+        elif load == "tts":
+            turns, total, u = [], 0, 0
+            while total < seconds * 1000:
+                length = TTS_TURN_MS[(u + i) % len(TTS_TURN_MS)]
+                turns.append(dict(turn, request_id=f"r{i}-{u}", turn_id=u + 1, offset_ms=total % 15000, max_ms=length,
+                                  frame_ms=TTS_CHUNK_MS[(u + i) % len(TTS_CHUNK_MS)]))
+                total += length
+                u += 1
+            script["pause_ms"] = TTS_PAUSE_MS
+            script["utterances"] = turns
+        else:
+            script["utterances"] = [dict(turn, request_id=f"r{i}", turn_id=1)]
+        return script
 
     def watch() -> None:
         manager = GlobalThreadManager()
@@ -304,17 +333,26 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         def receiver(i: int) -> tuple[str, dict[str, Any]]:
             if mode == "null":
                 return DO_NOTHING_ADDON, {}
-            return AVATAR_ADDON, avatar_property(props, i, audio_format)
+            return RECEIVERS[mode], avatar_property(props, i, audio_format)
 
         threading.Thread(target=watch, name="bench-watch", daemon=True).start()
-        error = run_until_flag(pairs_graph(n, tts_script, receiver), done, timeout_s=settle_s + seconds + 120)
+        extra_nodes, extra_connections = None, None
+        if barge:  # a main_control-like node sends flush to the receiver and the TTS at once
+            bench_graph.flushes.clear()
+            plan = [[u, BARGE_AFTER_FRAMES] for u in range(len(tts_script(0)["utterances"]))]
+            extra_nodes = [{"type": "extension", "name": "barger", "addon": bench_graph.BARGER_ADDON,
+                            "property": {"tts": "tts-0", "plan": plan}}]
+            extra_connections = [{"extension": "barger", "cmd": [{"name": "flush", "dest": [
+                {"extension": "avatar-0"}, {"extension": "tts-0"}]}]}]
+        graph = pairs_graph(n, tts_script, receiver, extra_nodes, extra_connections)
+        error = run_until_flag(graph, done, timeout_s=settle_s + seconds + 120)
         return [] if error is None else [error.error_message()]
 
     stats: dict[str, Any] = {"connections": []}
     if mode == "null":
         errors = run_graph(None)
     else:
-        with EmulatorProcess(*EMULATOR_ARGS) as emulator:
+        with EmulatorProcess(*EMULATOR_ARGS, *(() if deflate else ("--no-compression",))) as emulator:
             errors = run_graph(emulator.properties)
             stats = emulator.stats(chunks=True)
     meter.uninstall()
@@ -328,7 +366,8 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     by_avatar: dict[str, list[dict[str, Any]]] = {}
     for conn in stats["connections"]:
         by_avatar.setdefault(conn["avatar_id"], []).append(conn)
-    latencies, end_to_end, lags, drains, growth = [], [], [], [], []
+    latencies, end_to_end, lags, drains, growth, firsts, laters = [], [], [], [], [], [], []
+    utterance_of = {i: np.array([f.utterance for f in registry.node(f"tts-{i}").sent_frames]) for i in range(n)}
     first_sent = min((t[0][0] for t in sent.values() if len(t[0])), default=0.0)
     last_sent = max((t[0][-1] for t in sent.values() if len(t[0])), default=0.0)
     audio_in_window = 0.0
@@ -339,14 +378,26 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
             continue
         conns = [c for c in by_avatar.get(f"avatar-{i}", []) if c["confirmed_s"] is not None]
         requests = conns[0]["requests"] if conns else []
-        chunks = requests[0]["chunks"] if requests else []
-        cum = np.cumsum(nbytes) / (2 * SESSION_RATE)  # 24 kHz mono in: the conditioner passes it through
-        lat, counted = frame_latencies(sent_at, cum, chunks, opus)
+        if barge:
+            continue  # interrupted turns: only flush -> interrupt is measured (below)
+        # One request per TTS turn, in order: each turn's frames against its request's arrivals.
+        lat = np.full(len(sent_at), np.nan)
+        counted = np.zeros(len(sent_at), dtype=bool)
+        for u in sorted(set(utterance_of[i].tolist())):
+            mask = utterance_of[i] == u
+            chunks = requests[u]["chunks"] if u < len(requests) else []
+            cum = np.cumsum(nbytes[mask]) / (2 * SESSION_RATE)  # 24 kHz mono in: passed through
+            lat_u, counted_u = frame_latencies(sent_at[mask], cum, chunks, opus)
+            lat[mask], counted[mask] = lat_u, counted_u
+            where = np.flatnonzero(counted_u)
+            if len(where):  # the first frame that makes audio of this request sendable
+                firsts.append(lat_u[where[:1]])
+                laters.append(lat_u[where[1:]])
+            if u == utterance_of[i][-1] and chunks:
+                drains.append(chunks[-1][0] - sent_at[mask][-1])
         end_to_end.append((lat + sent_at - due_at)[counted])
         lat = lat[counted]
         latencies.append(lat)
-        if chunks:
-            drains.append(chunks[-1][0] - sent_at[-1])
         valid = lat[~np.isnan(lat)]
         if len(valid) >= 10:
             fifth = len(valid) // 5
@@ -355,6 +406,12 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     all_e2e = np.concatenate(end_to_end) if end_to_end else np.array([])
     all_lag = np.concatenate(lags) if lags else np.array([])
     lost = int(np.isnan(all_lat).sum()) if len(all_lat) else 0
+    flush_latency: list[float] = []
+    if barge and mode != "null":
+        conns = [c for c in by_avatar.get("avatar-0", []) if c["confirmed_s"] is not None]
+        interrupted = [r for r in (conns[0]["requests"] if conns else []) if r["interrupt_s"] is not None]
+        flush_latency = [r["interrupt_s"] - sent for (_, sent, _, _), r in zip(bench_graph.flushes, interrupted)]
+        flushes_sent = len(bench_graph.flushes)
 
     start_sample, end_sample = sampler.window(first_sent, last_sent)
     span = end_sample.at - start_sample.at
@@ -393,6 +450,10 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "max_hold_ms": round(loop["max_hold_s"] * 1000, 2),
         "max_hold_category": loop["max_hold_category"],
         "latency": summarize_ms(all_lat) if mode != "null" else None,
+        "latency_first_frame": summarize_ms(np.concatenate(firsts)) if firsts else None,
+        "latency_later_frames": summarize_ms(np.concatenate(laters)) if laters else None,
+        "flush_to_interrupt": summarize_ms(np.array(flush_latency)) if barge and mode != "null" else None,
+        "flushes_sent": flushes_sent if barge and mode != "null" else None,
         "send_lag": summarize_ms(all_lag),
         "schedule_to_arrival": summarize_ms(all_e2e) if mode != "null" else None,
         "frames_never_arrived": lost,
@@ -401,7 +462,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "rss_mb_end": round(rss_mb(), 1),
         "threads_end": threading.active_count(),
     }
-    if mode != "null":
+    if mode != "null" and not barge:
         lat = result["latency"]
         result["keeps_real_time"] = bool(
             not errors and lost == 0 and lat["p99_ms"] is not None
@@ -425,7 +486,8 @@ def worker_main(spec_json: str) -> None:
 # ---------------------------------------------------------------------------------------------
 def run_pass(spec: dict[str, Any], log_dir: Path, profile: dict[str, Any] | None = None) -> dict[str, Any]:
     """One pass in a fresh worker process; its stderr (the runtime's log) goes to a file."""
-    name = f"{spec['mode']}_{spec['format']}_n{spec['n']}_{spec.get('repeat', 0)}"
+    name = (f"{spec['mode']}_{spec['format']}_n{spec['n']}_{spec.get('load', 'frames20')}"
+            f"{'_deflate' if spec.get('deflate') else ''}{'_barge' if spec.get('barge') else ''}_{spec.get('repeat', 0)}")
     log_path = log_dir / f"{name}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     timeout = 120 + spec["seconds"] + 0.1 * spec["n"]
@@ -590,8 +652,129 @@ def _progress(run: dict[str, Any], null: dict[str, Any] | None = None) -> None:
           f" hold {run['max_hold_ms']} ({run['max_hold_category']}) RT {run.get('keeps_real_time', '-')}", flush=True)
 
 
-def spec(mode: str, n: int, fmt: str, seconds: float, repeat: int = 0) -> dict[str, Any]:
-    return {"mode": mode, "n": n, "format": fmt, "seconds": seconds, "repeat": repeat}
+def spec(mode: str, n: int, fmt: str, seconds: float, repeat: int = 0, *, load: str = "frames20",
+         deflate: bool = False, barge: bool = False) -> dict[str, Any]:
+    return {"mode": mode, "n": n, "format": fmt, "seconds": seconds, "repeat": repeat, "load": load,
+            "deflate": deflate, "barge": barge}
+
+
+# ---------------------------------------------------------------------------------------------
+# --compare: the avatar against the floor extension, beyond the do-nothing one (issue 16)
+# ---------------------------------------------------------------------------------------------
+COMPARE_COLUMNS = ("load", "format", "emulator deflate", "rounds", "do-nothing", "floor beyond", "avatar beyond",
+                   "avatar / floor", "avatar first-frame p50 / p99 ms", "avatar later p50 / p99 ms",
+                   "floor first-frame p99 ms", "floor later p99 ms", "real time (avatar, floor)")
+
+
+def _lat(run: dict[str, Any], key: str, pct: str) -> float | None:
+    return (run.get(key) or {}).get(pct)
+
+
+def summarize_compare(load: str, fmt: str, deflate: bool,
+                      rounds: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """(avatar, floor, do-nothing) per round -> medians (ranges); `beyond` within the round."""
+    good = [r for r in rounds if not any(x.get("failed") for x in r)]
+
+    def stat(get: Any) -> dict[str, Any]:
+        values = [get(a, f, z) for a, f, z in good]
+        return {"median": _median(values), "range": _range(values)}
+
+    def ratio(a: dict[str, Any], f: dict[str, Any], z: dict[str, Any]) -> float | None:
+        floor = f["cpu_ms_per_audio_s"] - z["cpu_ms_per_audio_s"]
+        return (a["cpu_ms_per_audio_s"] - z["cpu_ms_per_audio_s"]) / floor if floor > 0 else None
+
+    return {
+        "load": load, "format": fmt, "deflate": deflate, "rounds": len(good), "failed": len(rounds) - len(good),
+        "do_nothing_cpu_ms_per_audio_s": stat(lambda a, f, z: z["cpu_ms_per_audio_s"]),
+        "floor_beyond_ms_per_audio_s": stat(lambda a, f, z: f["cpu_ms_per_audio_s"] - z["cpu_ms_per_audio_s"]),
+        "avatar_beyond_ms_per_audio_s": stat(lambda a, f, z: a["cpu_ms_per_audio_s"] - z["cpu_ms_per_audio_s"]),
+        "avatar_over_floor": stat(ratio),
+        "avatar_first_p50_ms": stat(lambda a, f, z: _lat(a, "latency_first_frame", "p50_ms")),
+        "avatar_first_p99_ms": stat(lambda a, f, z: _lat(a, "latency_first_frame", "p99_ms")),
+        "avatar_later_p50_ms": stat(lambda a, f, z: _lat(a, "latency_later_frames", "p50_ms")),
+        "avatar_later_p99_ms": stat(lambda a, f, z: _lat(a, "latency_later_frames", "p99_ms")),
+        "floor_first_p99_ms": stat(lambda a, f, z: _lat(f, "latency_first_frame", "p99_ms")),
+        "floor_later_p99_ms": stat(lambda a, f, z: _lat(f, "latency_later_frames", "p99_ms")),
+        "loadavg_1min": stat(lambda a, f, z: (a.get("loadavg_1min") or [None])[0]),
+        "keeps_real_time": [[a.get("keeps_real_time"), f.get("keeps_real_time")] for a, f, _ in good],
+    }
+
+
+def compare_table(summaries: list[dict[str, Any]]) -> str:
+    rows = ["| " + " | ".join(COMPARE_COLUMNS) + " |", "|" + "---|" * len(COMPARE_COLUMNS)]
+    for s in summaries:
+        rt = s["keeps_real_time"]
+        rows.append("| " + " | ".join([
+            s["load"], s["format"], "accepts" if s["deflate"] else "refuses", str(s["rounds"]),
+            _cell(s["do_nothing_cpu_ms_per_audio_s"]), _cell(s["floor_beyond_ms_per_audio_s"]),
+            _cell(s["avatar_beyond_ms_per_audio_s"]), _cell(s["avatar_over_floor"]),
+            f"{_cell(s['avatar_first_p50_ms'])} / {_cell(s['avatar_first_p99_ms'])}",
+            f"{_cell(s['avatar_later_p50_ms'])} / {_cell(s['avatar_later_p99_ms'])}",
+            _cell(s["floor_first_p99_ms"]), _cell(s["floor_later_p99_ms"]),
+            f"{sum(1 for x in rt if x[0])}/{len(rt)}, {sum(1 for x in rt if x[1])}/{len(rt)}",
+        ]) + " |")
+    return "\n".join(rows)
+
+
+def barge_table(barges: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
+    rows = ["| receiver | format | rounds | flushes | flush -> interrupt p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    for (mode, fmt), runs in sorted(barges.items()):
+        good = [r for r in runs if not r.get("failed") and r.get("flush_to_interrupt")]
+        p = lambda key: _cell({"median": _median([r["flush_to_interrupt"][key] for r in good]),  # noqa: E731
+                               "range": _range([r["flush_to_interrupt"][key] for r in good])})
+        rows.append(f"| {mode} | {fmt} | {len(good)} | {sum(r['flush_to_interrupt']['count'] for r in good)} of "
+                    f"{sum(r.get('flushes_sent') or 0 for r in good)} | {p('p50_ms')} | {p('p99_ms')} | {p('max_ms')} |")
+    return "\n".join(rows)
+
+
+def run_compare(args: argparse.Namespace, app: Path, version: str, out: Path) -> None:
+    """Interleaved rounds at one N: per load the do-nothing pass, then per format and emulator
+    deflate setting the floor and the avatar back to back; then the barge-in passes."""
+    from benchlib.stamp import stamp
+
+    formats = args.formats.split(",")
+    loads = args.loads.split(",")
+    deflates = [d == "on" for d in args.deflate.split(",")]
+    n = args.compare
+    log_dir = Path(tempfile.mkdtemp(prefix="bench_real_runtime_logs_"))
+    runs: list[dict[str, Any]] = []
+    rounds: dict[tuple[str, str, bool], list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = {}
+    barges: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def go(s: dict[str, Any], null: dict[str, Any] | None = None) -> dict[str, Any]:
+        run = run_pass(s, log_dir)
+        runs.append(run)
+        _progress(run, null)
+        return run
+
+    for repeat in range(args.repeats):
+        for load in loads:
+            null = go(spec("null", n, "none", args.seconds, repeat, load=load))
+            for fmt in formats:
+                for deflate in deflates:
+                    floor = go(spec("floor", n, fmt, args.seconds, repeat, load=load, deflate=deflate), null)
+                    avatar = go(spec("avatar", n, fmt, args.seconds, repeat, load=load, deflate=deflate), null)
+                    rounds.setdefault((load, fmt, deflate), []).append((avatar, floor, null))
+        if args.barge_seconds > 0:
+            for fmt in formats:
+                for mode in ("floor", "avatar"):
+                    barges.setdefault((mode, fmt), []).append(
+                        go(spec(mode, 1, fmt, args.barge_seconds, repeat, barge=True)))
+    summaries = [summarize_compare(load, fmt, deflate, r) for (load, fmt, deflate), r in rounds.items()]
+    text = compare_table(summaries) + "\n\n" + barge_table(barges)
+    payload = {**stamp(), "runtime": {"app": str(app), "ten_runtime_python": version}, "n": n,
+               "seconds_per_pass": args.seconds, "repeats": args.repeats, "summaries": summaries,
+               "runs": runs, "logs": str(log_dir)}
+    name = args.name or "bench_real_runtime_compare"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    header = (f"{name}: {payload['date']}, {payload['machine']['cpu']}, {payload['machine']['cores']} cores, "
+              f"Python {payload['machine']['python']}, spatius {payload['machine']['spatius']}, "
+              f"ten_runtime_python {version}; N = {n}; {args.seconds:g} s of speech per pass; medians (range) of "
+              f"{args.repeats} interleaved rounds; CPU in ms per audio second; command: {payload['command']}\n\n")
+    (out / f"{name}.txt").write_text(header + text + "\n")
+    print("\n" + header + text)
+    print(f"\nwrote {out / (name + '.json')} and .txt (runtime logs in {log_dir})")
 
 
 def main() -> None:
@@ -604,6 +787,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0, help="speech per session per pass")
     parser.add_argument("--profile", type=int, metavar="N", help="instead: py-spy profile of the avatar passes at N sessions")
+    parser.add_argument("--compare", type=int, metavar="N",
+                        help="instead: the avatar vs the floor extension (bare SDK per frame) at N sessions, "
+                             "both loads, emulator deflate on/off, and barge-in passes (flush -> interrupt)")
+    parser.add_argument("--loads", default="frames20,tts",
+                        help="--compare loads: frames20 (20 ms frames, one long turn), tts (40-100 ms chunks, turns with pauses)")
+    parser.add_argument("--deflate", default="off,on", help="--compare: the emulator refusing (off) / accepting (on) permessage-deflate")
+    parser.add_argument("--barge-seconds", type=float, default=27.0, help="--compare: seconds of barge-in turns per pass (0: none)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"))
     parser.add_argument("--py-spy-flags", default="--nonblocking --gil",
                         help="py-spy record flags for --profile (e.g. --native: C frames, but pauses the process)")
@@ -618,10 +808,14 @@ def main() -> None:
         print(how_to_run(version), file=sys.stderr)
         sys.exit(EXIT_NO_RUNTIME)
     install_do_nothing(app)
+    install_do_nothing(app, FLOOR_SRC, FLOOR_ADDON)
     print(f"real TEN runtime: ten_runtime_python {version}, app {app}; do-nothing extension installed as "
           f"{app}/ten_packages/extension/{DO_NOTHING_ADDON}", flush=True)
     if args.quick:
         args.ladder, args.repeats, args.seconds = "1", 1, 6.0
+    if args.compare:
+        run_compare(args, app, version, args.out)
+        return
     if args.profile:
         from benchlib.pyspy_profile import run_profiles
 

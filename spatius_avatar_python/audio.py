@@ -92,7 +92,8 @@ def planar_to_interleaved(pcm: bytes | bytearray | memoryview, channels: int) ->
             f"whole channel blocks of 16-bit samples",
         )
     planes = np.frombuffer(pcm, dtype=np.int16).reshape(channels, -1)
-    return planes.T.tobytes()
+    interleaved: bytes = planes.T.tobytes()  # numpy types .T as Any
+    return interleaved
 
 
 def downmix_to_mono(interleaved: np.ndarray, channels: int) -> np.ndarray:
@@ -199,4 +200,5 @@ class AudioConditioner:
         resampler, self._resampler = self._resampler, None
         if resampler is None:
             return b""
-        return resampler.resample_chunk(_EMPTY_INT16, last=True).tobytes()
+        tail: np.ndarray = resampler.resample_chunk(_EMPTY_INT16, last=True)  # soxr is untyped
+        return tail.tobytes()

@@ -6,8 +6,9 @@ graph author fixes a configuration in one round instead of one error per restart
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -29,6 +30,35 @@ PCM_SAMPLE_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000})
 AUDIO_FORMATS = ("ogg_opus", "pcm_s16le")
 MAX_EXPIRE_MINUTES = 24 * 60  # Agora tokens live at most 24 h
 TELEMETRY_SWITCHES = ("on", "off")
+
+# Spatius regions. "auto" lets Spatius' bootstrap service pick the nearest region when a
+# session starts; a concrete region is used as it is to build the endpoint host names
+# (console.<region>.spatius.ai, api.<region>.spatius.ai; cn-* regions use Spatius' China
+# domain), so it must be a host-name label: lowercase words joined by "-". Spatius may add
+# regions: a well-formed name it does not document is a warning in `check`, not an error.
+REGION_AUTO = "auto"
+# The regions Spatius documents (us-west is its default and the SDK's fallback for auto).
+DOCUMENTED_REGIONS = ("us-west", "ap-northeast", "cn-beijing")
+_REGION_NAME = re.compile(r"[a-z]+(-[a-z0-9]+)+")
+
+# Properties upstream TEN's spatius_avatar_python reads at the top level of the node's
+# property (its manifest declares the agora_* ones there; its config dataclass takes every
+# one of them); this extension reads each of them under `params`, by the same name.
+UPSTREAM_TOP_LEVEL = (
+    "agora_uid",
+    "agora_token",
+    "agora_appid",
+    "agora_appcert",
+    "agora_channel",
+    "spatius_api_key",
+    "spatius_app_id",
+    "spatius_avatar_id",
+    "region",
+    "sample_rate",
+    "session_expire_minutes",
+    "audio_format",
+    "extra_params",
+)
 
 # Where each required value can come from, for the fix hints.
 ENV_VARS = {
@@ -78,6 +108,15 @@ class _Params(BaseModel):
     sample_rate: StrictInt = 24000
     session_expire_minutes: StrictInt = 30
     audio_format: StrictStr = "ogg_opus"
+    extra_params: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, value: str) -> str:
+        value = value.strip()
+        if not is_region_name(value):
+            raise ValueError(f"{value!r} is not a Spatius region name")
+        return value
 
     @field_validator("spatius_api_key", "agora_appcert", "agora_token", mode="before")
     @classmethod
@@ -170,6 +209,7 @@ class AvatarConfig:
     max_buffered_audio_ms: int
     dump: bool
     dump_path: str
+    extra_params: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -181,6 +221,46 @@ class AvatarConfig:
         """The secret values, for scrubbing text that might echo them."""
         values = (self.api_key, self.agora_app_cert, self.agora_token)
         return [s.get_secret_value() for s in values if s.get_secret_value()]
+
+
+def region_rule() -> str:
+    """Which regions are valid, in words, for errors and warnings."""
+    documented = ", ".join(f'"{region}"' for region in DOCUMENTED_REGIONS)
+    return (
+        f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of its regions: '
+        f"{documented}"
+    )
+
+
+def is_region_name(region: str) -> bool:
+    """Whether `region` can be a region at all ("auto", or a host-name label)."""
+    region = region.strip()
+    return region in ("", REGION_AUTO) or bool(_REGION_NAME.fullmatch(region))
+
+
+def is_documented_region(region: str) -> bool:
+    region = region.strip()
+    return region in (REGION_AUTO, "", *DOCUMENTED_REGIONS)
+
+
+def params_of(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `params` object of a property, or an empty one when it is not an object."""
+    params = raw.get("params")
+    return params if isinstance(params, Mapping) else {}
+
+
+def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a top-level property where upstream's extension reads it: (what happens, the fix)."""
+    if key not in UPSTREAM_TOP_LEVEL:
+        return None
+    params = params_of(raw)
+    what = (
+        f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
+        "and ignores a top-level one"
+    )
+    if params.get(key) not in (None, "", {}):
+        return what, f"move it under params, in place of params.{key} (which is what counts)"
+    return what, f"move it under params (as params.{key})"
 
 
 def parse_uid(text: str) -> int | None:
@@ -204,6 +284,8 @@ _FIELD_FIXES = {
     "params.sample_rate": "set params.sample_rate to a JSON number such as 24000",
     "telemetry": 'set telemetry to "on", "off" or an http(s) URL',
     "max_buffered_audio_ms": "set max_buffered_audio_ms to a JSON number from 0 to 600000",
+    "params.region": region_rule(),
+    "params.extra_params": 'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}',
 }
 
 
@@ -222,7 +304,19 @@ def _problems_from_validation(error: ValidationError) -> list[ConfigProblem]:
                 "int_type": "number (integer)",
                 "bool_type": "boolean",
             }.get(kind, "object")
-            problems.append(ConfigProblem(path, f"must be a {expected}", _type_fix(path, expected)))
+            if path.startswith("params.extra_params"):
+                # The SDK sends a string map: every value a string, the whole an object.
+                what = (
+                    "must be a string"
+                    if path != "params.extra_params"
+                    else "must be a JSON object of strings"
+                )
+                problems.append(ConfigProblem(path, what, _FIELD_FIXES["params.extra_params"]))
+                continue
+            article = "an" if expected[0] in "aeiou" else "a"
+            problems.append(
+                ConfigProblem(path, f"must be {article} {expected}", _type_fix(path, expected))
+            )
             continue
         message = str(item["msg"]).removeprefix("Value error, ")
         if message == "must be a string":
@@ -237,6 +331,27 @@ def _text(value: Any) -> str:
     if isinstance(value, SecretStr):
         return value.get_secret_value().strip()
     return value.strip() if isinstance(value, str) else ""
+
+
+def _upstream_placed(problem: ConfigProblem, raw: Mapping[str, Any]) -> ConfigProblem:
+    """A problem with params.X while a top-level X is set (where upstream's extension reads
+    it): the fix is to move it."""
+    related = {"params.agora_token": ("agora_token", "agora_appcert")}.get(
+        problem.path, (problem.path.removeprefix("params."),)
+    )
+    placed = [
+        key
+        for key in related
+        if key in UPSTREAM_TOP_LEVEL and key in raw and problem.path.startswith("params.")
+    ]
+    if not placed:
+        return problem
+    keys = " and ".join(f"the top-level {key}" for key in placed)
+    return ConfigProblem(
+        problem.path,
+        f"{problem.message} ({keys} is set, where upstream's extension reads it)",
+        f"move {keys} under params",
+    )
 
 
 def _required(path: str, what: str) -> ConfigProblem:
@@ -312,7 +427,11 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
     if audio_format == "ogg_opus":
         missing_opus = opus_library_problem()
         if missing_opus:
-            problems.append(ConfigProblem("params.audio_format", "ogg_opus needs the system Opus library", missing_opus))
+            problems.append(
+                ConfigProblem(
+                    "params.audio_format", "ogg_opus needs the system Opus library", missing_opus
+                )
+            )
 
     console, ingress = raw.get("console_endpoint_url", ""), raw.get("ingress_endpoint_url", "")
     if isinstance(console, str) and isinstance(ingress, str):
@@ -326,11 +445,19 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
             )
         if console.strip() and not _is_url(console.strip(), ("http", "https")):
             problems.append(
-                ConfigProblem("console_endpoint_url", f"{console!r} is not an http(s) URL", "e.g. http://127.0.0.1:8080/v1/console")
+                ConfigProblem(
+                    "console_endpoint_url",
+                    f"{console!r} is not an http(s) URL",
+                    "e.g. http://127.0.0.1:8080/v1/console",
+                )
             )
         if ingress.strip() and not _is_url(ingress.strip(), ("ws", "wss", "http", "https")):
             problems.append(
-                ConfigProblem("ingress_endpoint_url", f"{ingress!r} is not a ws(s) URL", "e.g. ws://127.0.0.1:8080/v2/driveningress")
+                ConfigProblem(
+                    "ingress_endpoint_url",
+                    f"{ingress!r} is not a ws(s) URL",
+                    "e.g. ws://127.0.0.1:8080/v2/driveningress",
+                )
             )
     return problems
 
@@ -338,17 +465,37 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
 def _unknown_keys(raw: Mapping[str, Any]) -> tuple[str, ...]:
     known_top = set(_Properties.model_fields)
     known_params = set(_Params.model_fields)
-    unknown = [k for k in raw if k not in known_top]
+    warnings = []
+    for key in raw:
+        if key not in known_top:
+            upstream = upstream_migration(key, raw)
+            warnings.append(
+                f"{key} {upstream[0]}: {upstream[1]}"
+                if upstream
+                else f"unknown property {key} is ignored (a typo?)"
+            )
     params = raw.get("params")
     if isinstance(params, Mapping):
-        unknown += [f"params.{k}" for k in params if k not in known_params]
-    return tuple(f"unknown property {k} is ignored (a typo?)" for k in unknown)
+        warnings += [
+            f"unknown property params.{k} is ignored (a typo?)"
+            for k in params
+            if k not in known_params
+        ]
+    return tuple(warnings)
 
 
 def load_config(raw: Mapping[str, Any]) -> AvatarConfig:
     """Validate the node's whole property object; raise ConfigError with every problem."""
     if not isinstance(raw, Mapping):
-        raise ConfigError([ConfigProblem("(root)", "the property is not a JSON object", "give the node a JSON object property")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "(root)",
+                    "the property is not a JSON object",
+                    "give the node a JSON object property",
+                )
+            ]
+        )
     props: _Properties | None = None
     problems: list[ConfigProblem] = []
     try:
@@ -358,7 +505,7 @@ def load_config(raw: Mapping[str, Any]) -> AvatarConfig:
     reported = {p.path for p in problems}
     problems.extend(p for p in _rule_problems(props, raw) if p.path not in reported)
     if problems or props is None:
-        raise ConfigError(problems)
+        raise ConfigError([_upstream_placed(p, raw) for p in problems])
 
     params = props.params
     uid = parse_uid(params.agora_uid)
@@ -383,5 +530,6 @@ def load_config(raw: Mapping[str, Any]) -> AvatarConfig:
         max_buffered_audio_ms=props.max_buffered_audio_ms,
         dump=props.dump,
         dump_path=props.dump_path,
+        extra_params=dict(params.extra_params),
         warnings=_unknown_keys(raw),
     )

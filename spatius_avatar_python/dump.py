@@ -24,7 +24,8 @@ def _safe_key(request_key: str) -> str:
 
 
 class AudioDumper:
-    """Writes the conditioned mono PCM of each request to <dir>/<prefix>_<n>_<req>.wav, off the loop.
+    """Writes the conditioned mono PCM of each request to <dir>/<prefix>_<n>_<req>.wav, off
+    the loop.
 
     `n` counts requests from 1 in the order of their first write. write() and end() only
     queue work for one background thread. The first error (e.g. an unwritable directory)
@@ -38,7 +39,7 @@ class AudioDumper:
         sample_rate: int,
         *,
         prefix: str = "spatius",
-        on_error: Callable[[str], None] | None = None,
+        on_error: Callable[[str], object] | None = None,  # what it returns is not used
     ) -> None:
         self._directory = Path(directory)
         self._sample_rate = sample_rate
@@ -54,7 +55,7 @@ class AudioDumper:
         self._count = 0
         self.paths: list[Path] = []  # files created so far, in order (for tests and logs)
 
-    def write(self, request_key: str, pcm: bytes) -> None:
+    def write(self, request_key: str, pcm: bytes | bytearray | memoryview) -> None:
         """Queue `pcm` (mono s16le) for the request's file; never blocks, never raises."""
         if self._closed or self._failed or not pcm:
             return
@@ -82,7 +83,9 @@ class AudioDumper:
         with self._start_lock:
             if self._thread is None:
                 # Daemon: a dumper someone forgot to close must not keep the process alive.
-                self._thread = threading.Thread(target=self._run, name="spatius-audio-dump", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="spatius-audio-dump", daemon=True
+                )
                 self._thread.start()
 
     def _run(self) -> None:
@@ -109,7 +112,7 @@ class AudioDumper:
             self._directory.mkdir(parents=True, exist_ok=True)
             self._count += 1
             path = self._directory / f"{self._prefix}_{self._count}_{_safe_key(key)}.wav"
-            wav = wave.open(str(path), "wb")
+            wav = wave.open(str(path), "wb")  # noqa: SIM115 - open across writes; _close_all closes it
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(self._sample_rate)

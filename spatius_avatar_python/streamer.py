@@ -496,6 +496,7 @@ class AvatarStreamer:
                 uid=config.uid,
                 publisher_id=config.publisher_id,
             ),
+            extra_params=dict(config.extra_params),
         )
         link = holder["link"] = SessionLink(record, session)
         self._links[record] = link

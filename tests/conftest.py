@@ -11,6 +11,12 @@ from pathlib import Path
 EXTENSION_DIR = Path(__file__).resolve().parents[1]
 TESTBED_DIR = EXTENSION_DIR / "testbed"
 
+# The official TEN schemas: the project's own copy in ../shared, for the tests only (the
+# extension knows no folder outside itself). A TEN_SCHEMA_DIR already set wins.
+_SHARED_SCHEMAS = EXTENSION_DIR.parent / "shared" / "schemas" / "ten"
+if _SHARED_SCHEMAS.is_dir():
+    os.environ.setdefault("TEN_SCHEMA_DIR", str(_SHARED_SCHEMAS))
+
 sys.path.insert(0, str(TESTBED_DIR))
 try:
     import ten_runtime  # noqa: F401  (the real runtime, when the app provides it)
@@ -22,7 +28,11 @@ except ImportError:
 # Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
 # suite_audit: reliability totals and the secrets scan over the whole suite's output.
 # collection_layout: the extension root is not imported by pytest, only by the runtime.
-pytest_plugins = ["spatius_emulator.pytest_plugin", "tests.reliability.suite_audit", "tests.collection_layout"]
+pytest_plugins = [
+    "spatius_emulator.pytest_plugin",
+    "tests.reliability.suite_audit",
+    "tests.collection_layout",
+]
 
 
 # -- TEN app and message declarations (the stand-in's area) ---------------------------------
@@ -105,7 +115,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped and os.environ.get("CI") == "true":
         terminalreporter.write_line(
-            f"CI: {len(skipped)} test(s) skipped; in CI every suite must run (see the reasons above)", red=True
+            f"CI: {len(skipped)} test(s) skipped; in CI every suite must run"
+            " (see the reasons above)",
+            red=True,
         )
 
 

@@ -1,4 +1,5 @@
-"""The developer command line: `python -m spatius_avatar_python <command>`.
+"""The developer command line: `python3 run.py <command>` (or, inside the set-up virtual
+environment, `python -m spatius_avatar_python <command>`).
 
 Each command lives in its own module with `add_parser(commands)`, which registers the
 command and sets `run(args) -> exit code` as its default.
@@ -15,12 +16,17 @@ from . import check, demo, emulator, stream
 COMMANDS = (check, emulator, stream, demo)
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_PROG = "python -m spatius_avatar_python"
+
+
+def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m spatius_avatar_python",
+        prog=prog,
         description="Developer tools for the Spatius avatar TEN extension.",
     )
-    commands = parser.add_subparsers(title="commands", dest="command", metavar="<command>", required=True)
+    commands = parser.add_subparsers(
+        title="commands", dest="command", metavar="<command>", required=True
+    )
     for command in COMMANDS:
         command.add_parser(commands)
     return parser
@@ -29,12 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = MODULE_PROG) -> int:
+    """Run one command; `prog` is how the user started it (`python3 run.py` from run.py), for
+    usage lines and the commands the output suggests."""
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed by argparse
         return exit_.code if isinstance(exit_.code, int) else 2
+    args.prog = prog
     try:
         return int(args.run(args))
     except KeyboardInterrupt:  # Ctrl-C: the command's own cleanup (finally, with) has run

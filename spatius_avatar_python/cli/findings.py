@@ -13,7 +13,7 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 @dataclass(frozen=True)
 class Finding:
-    level: Literal["ERROR", "WARN"]
+    level: Literal["ERROR", "WARN", "NOTE"]
     where: str
     what: str
     fix: str
@@ -35,6 +35,11 @@ def error(where: str, what: str, fix: str) -> Finding:
 
 def warning(where: str, what: str, fix: str) -> Finding:
     return Finding("WARN", where, what, fix)
+
+
+def note(where: str, what: str, fix: str) -> Finding:
+    """Works as it is, but could work better: printed, not counted."""
+    return Finding("NOTE", where, what, fix)
 
 
 class Masker:

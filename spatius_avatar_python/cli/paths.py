@@ -8,16 +8,16 @@ from pathlib import Path
 EXTENSION_DIR = Path(__file__).resolve().parents[2]
 MANIFEST_FILE = EXTENSION_DIR / "manifest.json"
 PROPERTY_FILE = EXTENSION_DIR / "property.json"
-# The official TEN schemas: a copy sits beside the project's own checkout (../shared); a
-# user points --schema-dir or TEN_SCHEMA_DIR at a TEN checkout's schema folder instead.
-SHARED_SCHEMA_DIR = EXTENSION_DIR.parent / "shared" / "schemas" / "ten"
 
 
-def schema_dir() -> Path:
-    """Where `check` and the tests look for the TEN schemas by default."""
+def schema_dir() -> Path | None:
+    """The official TEN schemas' folder named by $TEN_SCHEMA_DIR, else None (`check` then
+    skips the schema check with a note saying where to get them)."""
     from .ten_schemas import default_schema_dir
 
-    return default_schema_dir(SHARED_SCHEMA_DIR)
+    return default_schema_dir()
+
+
 TESTBED_DIR = EXTENSION_DIR / "testbed"
 
 

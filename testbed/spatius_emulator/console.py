@@ -76,6 +76,7 @@ class ConsoleHandler:
         refusal = plan.refusal or self._refusal(api_key, body, expire_at)
         token = None
         if refusal is None:
+            assert isinstance(expire_at, int | float)  # _refusal refuses anything else
             token = self._tokens.issue(api_key or "", float(expire_at))
             status, answer = 200, {"sessionToken": token}
         else:
@@ -84,9 +85,15 @@ class ConsoleHandler:
             TokenRequestRecord(time.monotonic(), api_key, expire_at, status, token, answer)
         )
         log.debug("session token request #%d -> %d", self._count, status)
+        if refusal is not None:
+            return web.Response(
+                body=refusal.body_bytes(), status=status, content_type="application/json"
+            )
         return web.json_response(answer, status=status)
 
-    def _refusal(self, api_key: str | None, body: object, expire_at: object) -> se.HttpRefusal | None:
+    def _refusal(
+        self, api_key: str | None, body: object, expire_at: object
+    ) -> se.HttpRefusal | None:
         if not api_key or (self._config.api_keys and api_key not in self._config.api_keys):
             return se.TOKEN_INVALID_API_KEY
         if not isinstance(body, dict):

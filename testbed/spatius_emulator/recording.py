@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -193,7 +193,7 @@ class ConnectionRecord:
                 ([(c.arrived_at, c.duration_s) for c in r._chunks], r.interrupted_at)
                 for r in requests
             ]
-        return dict(zip((r.req_id for r in requests), simulate_session(inputs)))
+        return dict(zip((r.req_id for r in requests), simulate_session(inputs), strict=True))
 
     def playback(self, req_id: str) -> Playback:
         return self.playbacks()[req_id]
@@ -284,7 +284,7 @@ class Recording:
                 return conn
         raise KeyError(connection_id)
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+    def wait_for(self, predicate: Callable[[], T | Literal[False] | None], timeout: float) -> T:
         """Block until `predicate()` is truthy (re-checked on every change); return it.
 
         Raises TimeoutError after `timeout` seconds.

@@ -7,6 +7,7 @@ SDK reads that word as an egress-credentials problem before it looks at the stat
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,12 @@ class HttpRefusal:
 
     status: int
     body: dict[str, Any]
+
+    def body_bytes(self) -> bytes:
+        """The body as the real service writes it: compact JSON and a newline, e.g.
+        `{"message":"Invalid session token"}` + "\n" (the SDK's end-to-end test compares
+        those bytes)."""
+        return (json.dumps(self.body, separators=(",", ":")) + "\n").encode()
 
 
 def _jsonapi_error(status: int, code: str, title: str, detail: str) -> HttpRefusal:
@@ -33,9 +40,7 @@ TOKEN_INVALID_API_KEY = _jsonapi_error(
 TOKEN_BILLING_REQUIRED = _jsonapi_error(
     402, "billing_required", "Payment required", "session denied: billing required"
 )
-TOKEN_APP_NOT_FOUND = _jsonapi_error(
-    404, "app_not_found", "Not found", "app id unrecognized"
-)
+TOKEN_APP_NOT_FOUND = _jsonapi_error(404, "app_not_found", "Not found", "app id unrecognized")
 
 
 def token_bad_request(reason: str) -> HttpRefusal:

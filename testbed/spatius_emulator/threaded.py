@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from .config import EmulatorConfig
 from .faults import FaultScript
@@ -18,6 +18,7 @@ from .recording import ConnectionRecord, Recording, RequestRecord
 from .server import SpatiusEmulator
 
 T = TypeVar("T")
+_Self = TypeVar("_Self", bound="EmulatorThread")  # typing.Self is Python 3.11+
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -34,7 +35,7 @@ class EmulatorThread:
         self._thread: threading.Thread | None = None
 
     # ---- life cycle ---------------------------------------------------------------
-    def start(self) -> EmulatorThread:
+    def start(self: _Self) -> _Self:
         if self._thread is not None:
             raise RuntimeError("emulator thread already started")
         ready = threading.Event()
@@ -77,7 +78,7 @@ class EmulatorThread:
             thread.join(STOP_TIMEOUT_S)
             self._thread = None
 
-    def __enter__(self) -> EmulatorThread:
+    def __enter__(self: _Self) -> _Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -109,7 +110,9 @@ class EmulatorThread:
         return self.emulator.stats_url
 
     # ---- waiting ------------------------------------------------------------------
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+    def wait_for(
+        self, predicate: Callable[[], T | Literal[False] | None], timeout: float = 5.0
+    ) -> T:
         """Block until `predicate()` is truthy; return its value (TimeoutError otherwise)."""
         return self.recording.wait_for(predicate, timeout)
 
@@ -127,6 +130,7 @@ class EmulatorThread:
 
     def wait_for_closed(self, count: int = 1, timeout: float = 5.0) -> list[ConnectionRecord]:
         """Block until `count` connections are closed; return the closed ones."""
+
         def closed() -> list[ConnectionRecord]:
             done = [c for c in self.recording.connections if c.closed]
             return done if len(done) >= count else []
@@ -135,6 +139,7 @@ class EmulatorThread:
 
     def wait_for_ended_requests(self, count: int = 1, timeout: float = 5.0) -> list[RequestRecord]:
         """Block until `count` requests (over all sessions) got their `end`; return them."""
+
         def ended() -> list[RequestRecord]:
             done = [r for s in self.recording.sessions for r in s.requests if r.ended]
             return done if len(done) >= count else []

@@ -113,3 +113,18 @@ def test_demo_refuses_a_file_too_short_to_barge_in(tmp_path: Path, capsys: pytes
 def test_demo_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--wav", str(tmp_path / "nope.wav")]) == 2
     assert "no such file" in capsys.readouterr().out
+
+
+def test_without_the_opus_library_the_demo_says_plainly_it_runs_pcm(emulators: list, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from spatius_avatar_python.cli import demo
+
+    # As on a machine where libopus could not be installed (e.g. apt was busy).
+    monkeypatch.setattr(demo, "opus_library_problem", lambda: "Ogg Opus audio needs the system Opus library")
+    assert main(["demo", "--pace", PACE]) == 0, capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert ("Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the system Opus library "
+            "is missing: Ogg Opus audio needs the system Opus library") in text
+    (emulator,) = emulators
+    (session,) = emulator.recording.sessions
+    assert session.audio_format == "pcm_s16le"

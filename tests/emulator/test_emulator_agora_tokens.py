@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from agoraiotools.AccessToken2 import AccessToken2, ServiceRtc
@@ -32,8 +33,13 @@ def expired_token() -> str:
     return token.build()
 
 
-def check(token: str, **overrides) -> None:
-    args = {"app_id": APP_ID, "app_cert": CERT, "channel_name": CHANNEL, "uid": UID} | overrides
+def check(token: str, **overrides: Any) -> None:
+    args: dict[str, Any] = {
+        "app_id": APP_ID,
+        "app_cert": CERT,
+        "channel_name": CHANNEL,
+        "uid": UID,
+    } | overrides
     verify_publisher_token(token, **args)
 
 
@@ -103,7 +109,9 @@ async def test_sdk_session_with_bad_token_is_invalid_egress_config(emulator, tok
         await start_with_token(emulator, token())
     error = raised.value
     assert (error.code, error.phase, error.server_code) == (
-        Code.invalidEgressConfig, "websocket_handshake", "16"
+        Code.invalidEgressConfig,
+        "websocket_handshake",
+        "16",
     )
     assert error.server_detail.startswith("unauthorized")
 

@@ -12,6 +12,7 @@ from speech_fixtures import speech_pcm
 
 pytestmark = pytest.mark.usefixtures("sdk_telemetry_off")
 
+
 def speech(rate: int, seconds: float) -> bytes:
     return speech_pcm(rate, seconds)
 
@@ -152,5 +153,7 @@ async def test_plain_websocket_returns_animation_frames(emulator):
 
 
 async def _until(predicate) -> None:
-    while not predicate():
+    # The emulator's thread changes what `predicate` reads: there is no event of this loop
+    # to wait on. pytest's timeout bounds a hang.
+    while not predicate():  # noqa: ASYNC110 - polls another thread's state
         await asyncio.sleep(0.01)

@@ -59,7 +59,7 @@ def test_main_thread_waits_while_a_client_runs_on_another_loop(emulator):
 
 
 def test_wait_for_times_out_with_a_clear_error(emulator):
-    with pytest.raises(TimeoutError, match="within 0.1s"):
+    with pytest.raises(TimeoutError, match=r"within 0\.1s"):
         emulator.wait_for_sessions(1, timeout=0.1)
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -76,8 +77,9 @@ def test_process_stops_cleanly_on_sigterm():
     proc = EmulatorProcess().start()
     stats_url = proc.stats_url
     assert proc.stop() == 0
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError) as refused:
         urllib.request.urlopen(stats_url, timeout=1)
+    assert isinstance(refused.value.reason, ConnectionRefusedError)  # nothing listens there
 
 
 def test_cli_prints_urls_and_extension_properties():
@@ -94,4 +96,9 @@ def test_cli_prints_urls_and_extension_properties():
     assert props["console_endpoint_url"] in lines[1]
     assert props["ingress_endpoint_url"] in lines[2]
     assert props["params"]["spatius_api_key"] == "k1"
-    assert set(props["params"]) >= {"spatius_app_id", "spatius_avatar_id", "agora_appid", "agora_appcert"}
+    assert set(props["params"]) >= {
+        "spatius_app_id",
+        "spatius_avatar_id",
+        "agora_appid",
+        "agora_appcert",
+    }

@@ -16,6 +16,7 @@ used (the emulator's handshake records).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -178,6 +179,7 @@ def _record_properties_of_tester_runs() -> None:
     def wrap(name: str, property_argument: int) -> None:
         original = getattr(AsyncExtensionTester, name)
 
+        @functools.wraps(original)  # keeps the real signature visible (tests/standin)
         def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
             if len(args) > property_argument:
                 AUDIT.add_secrets_from_properties(args[property_argument])

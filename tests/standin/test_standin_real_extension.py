@@ -64,7 +64,7 @@ def test_importing_only_the_package_registers_the_addon(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     probe = (
         "import sys\n"
-        "from ten_runtime.addon import registered_addons, resolve_addon\n"
+        "from ten_runtime.addon_manager import registered_addons, resolve_addon\n"
         "info = resolve_addon('spatius_avatar_python')\n"
         "assert 'ten_packages.extension.spatius_avatar_python.addon' in sys.modules\n"
         "print(info.addon_class.__module__, registered_addons())\n"

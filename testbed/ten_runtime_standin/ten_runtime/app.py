@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from .ten_env import TenEnv
+from .ten_env import EnvTarget, TenEnv
 
 
 class AppThreadError(RuntimeError):
@@ -32,7 +32,7 @@ class App:
             )
         return super().__new__(cls)
 
-    def __init__(self) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:  # __new__ refuses arguments
         self._closed = threading.Event()
         self._finished = threading.Event()
         self._owner = threading.current_thread()
@@ -56,7 +56,7 @@ class App:
                 "Invalid argument' and aborts the process). Create the App inside the thread "
                 "that runs it."
             )
-        env = TenEnv(None, "app")
+        env = TenEnv(EnvTarget(None, "app"))
         self.on_configure(env)
         self.on_init(env)
         if run_in_background:

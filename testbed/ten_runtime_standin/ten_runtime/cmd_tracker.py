@@ -7,8 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from .enums import StatusCode
-from .messages import CmdResult
+from .cmd_result import CmdResult, StatusCode
 
 
 @dataclass
@@ -26,6 +25,12 @@ class CmdTracker:
     def __init__(self) -> None:
         self._pending: dict[str, PendingCmd] = {}
         self._lock = threading.Lock()
+        self._silent = False
+
+    def silence(self) -> None:
+        """From now on no result is delivered (after a fatal error: the real process is gone)."""
+        with self._lock:
+            self._silent = True
 
     def open(self, pending: PendingCmd) -> None:
         with self._lock:
@@ -40,6 +45,8 @@ class CmdTracker:
                 return None
             if result.is_final():
                 del self._pending[result._cmd_id]
+            if self._silent:
+                return None
         pending.call_on_sender_loop(pending.deliver, result)
         return pending
 
@@ -48,10 +55,10 @@ class CmdTracker:
         with self._lock:
             left = list(self._pending.values())
             self._pending.clear()
+            if self._silent:
+                return []  # nothing is answered any more
         for pending in left:
-            result = CmdResult(pending.name)
-            result._status = StatusCode.ERROR
-            result._cmd_id = pending.cmd_id
+            result = CmdResult.for_cmd(StatusCode.ERROR, pending.name, pending.cmd_id)
             result.set_property_string("detail", detail)
             pending.call_on_sender_loop(pending.deliver, result)
         return left

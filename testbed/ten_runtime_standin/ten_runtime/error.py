@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .enums import TenErrorCode
+from enum import IntEnum
+
+
+class TenErrorCode(IntEnum):
+    ErrorCodeGeneric = 1
+    ErrorCodeInvalidJSON = 2
+    ErrorCodeInvalidArgument = 3
+    ErrorCodeInvalidType = 4
+    ErrorCodeInvalidGraph = 5
+    ErrorCodeTenIsClosed = 6
+    ErrorCodeMsgNotConnected = 7
+    ErrorCodeTimeout = 8
+
 
 # The code a property getter reports for a path that does not exist. The real runtime
 # uses it although it is not a TenErrorCode member.
@@ -10,13 +22,13 @@ VALUE_NOT_FOUND_CODE = 100000
 
 
 class TenError:
-    def __init__(self, error_code: int, error_message: str | None = None) -> None:
+    def __init__(self, error_code: int, error_message: str | None) -> None:
         self._code = int(error_code)
         self._message = error_message or ""
 
-    @staticmethod
-    def create(error_code: TenErrorCode | int, error_message: str | None = None) -> "TenError":
-        return TenError(error_code, error_message)
+    @classmethod
+    def create(cls, error_code: TenErrorCode | int, error_message: str | None = None) -> "TenError":
+        return cls(error_code, error_message)
 
     def error_code(self) -> int:
         try:

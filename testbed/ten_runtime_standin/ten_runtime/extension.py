@@ -1,13 +1,16 @@
-"""Extension base classes. The stand-in runs AsyncExtension; the synchronous Extension is
-here so imports work, and the runtime refuses to run it."""
+"""Extension: the synchronous base class. Here so imports work; the stand-in runs
+AsyncExtension only and refuses to run this one."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .messages import AudioFrame, Cmd, Data, VideoFrame
-    from .ten_env import AsyncTenEnv, TenEnv
+    from .audio_frame import AudioFrame
+    from .cmd import Cmd
+    from .data import Data
+    from .ten_env import TenEnv
+    from .video_frame import VideoFrame
 
 
 class Extension:
@@ -19,35 +22,7 @@ class Extension:
     def on_start(self, ten_env: "TenEnv") -> None: ...
     def on_stop(self, ten_env: "TenEnv") -> None: ...
     def on_deinit(self, ten_env: "TenEnv") -> None: ...
-
-
-class AsyncExtension:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    async def on_configure(self, ten_env: "AsyncTenEnv") -> None:
-        pass
-
-    async def on_init(self, ten_env: "AsyncTenEnv") -> None:
-        pass
-
-    async def on_start(self, ten_env: "AsyncTenEnv") -> None:
-        pass
-
-    async def on_stop(self, ten_env: "AsyncTenEnv") -> None:
-        pass
-
-    async def on_deinit(self, ten_env: "AsyncTenEnv") -> None:
-        pass
-
-    async def on_cmd(self, ten_env: "AsyncTenEnv", cmd: "Cmd") -> None:
-        pass
-
-    async def on_data(self, ten_env: "AsyncTenEnv", data: "Data") -> None:
-        pass
-
-    async def on_audio_frame(self, ten_env: "AsyncTenEnv", audio_frame: "AudioFrame") -> None:
-        pass
-
-    async def on_video_frame(self, ten_env: "AsyncTenEnv", video_frame: "VideoFrame") -> None:
-        pass
+    def on_cmd(self, _ten_env: "TenEnv", _cmd: "Cmd") -> None: ...
+    def on_data(self, _ten_env: "TenEnv", _data: "Data") -> None: ...
+    def on_audio_frame(self, _ten_env: "TenEnv", _audio_frame: "AudioFrame") -> None: ...
+    def on_video_frame(self, _ten_env: "TenEnv", _video_frame: "VideoFrame") -> None: ...

@@ -14,8 +14,8 @@ class LoopThread:
         self.name = name
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.thread.start()
         self._ready.wait()
 
     def _main(self) -> None:
@@ -35,7 +35,7 @@ class LoopThread:
     def call(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Runs fn(*args) on the loop soon; False once the loop is closed."""
         try:
-            if threading.get_ident() == self._thread.ident:
+            if threading.get_ident() == self.thread.ident:
                 # From the loop's own thread (a node sending to a node of the same app):
                 # the loop is awake, so skip call_soon_threadsafe's self-pipe write. Same
                 # FIFO queue, same order.
@@ -49,15 +49,15 @@ class LoopThread:
     def stop(self, grace_s: float) -> bool:
         """Cancels every task left on the loop, stops it and joins the thread. False when
         the loop did not stop within the grace time (something blocks it)."""
-        if not self._thread.is_alive():
+        if not self.thread.is_alive():
             return True
         try:
             self.submit(_cancel_all_tasks(grace_s)).result(timeout=grace_s + 1.0)
         except (concurrent.futures.TimeoutError, RuntimeError):
             pass
         self.call(self.loop.stop)
-        self._thread.join(timeout=grace_s)
-        return not self._thread.is_alive()
+        self.thread.join(timeout=grace_s)
+        return not self.thread.is_alive()
 
 
 async def _cancel_all_tasks(grace_s: float) -> None:

@@ -22,6 +22,12 @@ class PropertyLoadError(RuntimeError):
     """A property problem that makes the real TEN app exit."""
 
 
+class PropertyMisfit(PropertyLoadError):
+    """A property value that misfits its declared type: the real app aborts (SIGABRT)."""
+
+    aborts_process = True
+
+
 def resolve_env(value: Any, environ: Mapping[str, str] | None = None, path: str = "") -> Any:
     """A copy of `value` with every `${env:...}` string replaced (nested objects and arrays
     too). A variable that is not set and has no `|` fallback raises PropertyLoadError."""
@@ -76,8 +82,8 @@ def load_extension_properties(
     try:
         return conform_object(merged, declared)
     except ValueTypeError as exc:
-        raise PropertyLoadError(
-            f"{where}: property {exc} (the real runtime aborts the process)"
+        raise PropertyMisfit(
+            f"{where}: property {exc} (the real runtime aborts the process: SIGABRT)"
         ) from None
 
 

@@ -9,7 +9,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from .enums import LogLevel
+from .log_level import LogLevel
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,7 @@ class FatalError:
 
     def describe(self) -> str:
         return (
-            f"{self.node}.{self.callback} raised "
-            f"{type(self.exception).__name__}: {self.exception}"
+            f"{self.node}.{self.callback} raised {type(self.exception).__name__}: {self.exception}"
         )
 
 

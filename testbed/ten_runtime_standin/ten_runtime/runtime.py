@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import sys
 import threading
 import time
 import uuid
@@ -15,21 +17,24 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from . import standin
-from .addon import AddonInfo, resolve_addon
+from .addon_manager import AddonInfo, resolve_addon
+from .async_extension import AsyncExtension
+from .async_ten_env import AsyncTenEnv
 from .cmd_tracker import CmdTracker, PendingCmd
-from .enums import LogLevel, TenErrorCode
-from .error import TenError, generic_error
-from .extension import AsyncExtension
+from .cmd import Cmd, new_cmd_id
+from .cmd_result import CmdResult, error_result_for
+from .error import TenError, TenErrorCode, generic_error
 from .graph import GraphSpec, NodeSpec
 from .log import emit_log
 from .loop_thread import LoopThread
 from .message_schemas import MessageSchemas
-from .messages import Cmd, CmdResult, Msg, error_result_for, new_cmd_id
+from .log_level import LogLevel
+from .msg import Msg
 from .node_host import NodeHost
 from .properties import load_extension_properties
 from .property_store import PropertyStore, to_json
 from .recording import AutoAnsweredCmd, MessageRecord, NodeInfo, RunRecord
-from .ten_env import AsyncTenEnv, TenEnv
+from .ten_env import EnvTarget, TenEnv
 
 CREATE_INSTANCE_TIMEOUT_S = 10.0
 # How long stopping (on_stop + on_deinit of every extension, then the tester's) may take
@@ -41,9 +46,29 @@ LOOP_STOP_GRACE_S = 3.0
 class SchemaAbort(RuntimeError):
     """The real runtime's schema code fails an assertion on this message (SIGABRT)."""
 
+    aborts_process = True
+
+
+FATAL_EXIT_ENV = "TEN_STANDIN_FATAL_EXIT"
+
+
+def end_process_if_asked(exc: BaseException) -> None:
+    """With TEN_STANDIN_FATAL_EXIT=1, a fatal error ends the process as in the real runtime:
+    SIGABRT for what aborts there (`aborts_process`), else exit code 1. Without it the run
+    stops and run() raises StandinRunError, which tests can inspect."""
+    if os.environ.get(FATAL_EXIT_ENV) != "1":
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if getattr(exc, "aborts_process", False):
+        os.abort()
+    os._exit(1)
+
 
 class GraphRuntime:
-    def __init__(self, spec: GraphSpec, tester: Any, tester_env_factory: Any, timeout_s: float) -> None:
+    def __init__(
+        self, spec: GraphSpec, tester: Any, tester_env_factory: Any, timeout_s: float
+    ) -> None:
         self.spec = spec
         self.graph_id = uuid.uuid4().hex
         self.record = RunRecord(record_messages=standin.message_recording_enabled())
@@ -85,14 +110,22 @@ class GraphRuntime:
                 host = self._build_extension(node)
             except Exception as exc:  # noqa: BLE001 - a node that cannot be built is fatal
                 self.record.add_fatal(node.name, "load", exc)
-                emit_log(self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin")
+                emit_log(
+                    self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin"
+                )
+                end_process_if_asked(exc)
                 return False
             if host is None:
                 return False
             self._hosts[node.name] = host
         tester_host = NodeHost(
-            self, self.spec.tester, self._tester, self.tester_loop, MessageSchemas(None),
+            self,
+            self.spec.tester,
+            self._tester,
+            self.tester_loop,
+            MessageSchemas(None),
             ("on_init", "on_start"),
+            is_tester=True,
         )
         tester_host.env = self._tester_env_factory(tester_host)
         self._hosts[self.spec.tester] = tester_host
@@ -105,7 +138,9 @@ class GraphRuntime:
             node.name, node.addon, str(info.folder) if info.folder else None, info.manifest
         )
         properties = load_extension_properties(
-            info.default_properties, node.property, info.manifest,
+            info.default_properties,
+            node.property,
+            info.manifest,
             f"extension '{node.name}' (addon '{node.addon}')",
         )
         future = self.app_loop.submit(self._create_instance(info, node.name))
@@ -113,10 +148,20 @@ class GraphRuntime:
         if instance is None:
             return None
         host = NodeHost(
-            self, node.name, instance, self.app_loop, MessageSchemas(info.manifest),
-            ("on_configure", "on_init", "on_start"), PropertyStore(properties),
+            self,
+            node.name,
+            instance,
+            self.app_loop,
+            MessageSchemas(info.manifest),
+            ("on_configure", "on_init", "on_start"),
+            PropertyStore(properties),
         )
-        host.env = AsyncTenEnv(host)
+        host.env = AsyncTenEnv(
+            TenEnv(EnvTarget(self.record, node.name, host=host)),
+            self.app_loop.loop,
+            self.app_loop.thread,
+            None,
+        )
         return host
 
     async def _create_instance(self, info: AddonInfo, node_name: str) -> AsyncExtension | None:
@@ -126,26 +171,36 @@ class GraphRuntime:
 
         def on_done(what: str, args: tuple[Any, ...]) -> None:
             if what == "create_instance":
-                loop.call_soon_threadsafe(
-                    lambda: created.done() or created.set_result(args[0])
-                )
+                loop.call_soon_threadsafe(lambda: created.done() or created.set_result(args[0]))
 
         try:
             addon = info.addon_class()
-            addon.on_create_instance(TenEnv(self.record, node_name, on_done), node_name, None)
+            addon.on_create_instance(
+                TenEnv(EnvTarget(self.record, node_name, on_done)), node_name, None
+            )
             instance = await asyncio.wait_for(created, CREATE_INSTANCE_TIMEOUT_S)
         except asyncio.TimeoutError:
-            self.fail(node_name, "on_create_instance", TimeoutError(
-                f"addon '{info.name}' did not call on_create_instance_done "
-                f"within {CREATE_INSTANCE_TIMEOUT_S} s"))
+            self.fail(
+                node_name,
+                "on_create_instance",
+                TimeoutError(
+                    f"addon '{info.name}' did not call on_create_instance_done "
+                    f"within {CREATE_INSTANCE_TIMEOUT_S} s"
+                ),
+            )
             return None
         except Exception as exc:  # noqa: BLE001 - escaped from the addon: fatal
             self.fail(node_name, "on_create_instance", exc)
             return None
         if not isinstance(instance, AsyncExtension):
-            self.fail(node_name, "on_create_instance", TypeError(
-                f"addon '{info.name}' created {type(instance).__name__}; the stand-in runs "
-                "AsyncExtension subclasses only"))
+            self.fail(
+                node_name,
+                "on_create_instance",
+                TypeError(
+                    f"addon '{info.name}' created {type(instance).__name__}; the stand-in runs "
+                    "AsyncExtension subclasses only"
+                ),
+            )
             return None
         return instance
 
@@ -156,8 +211,11 @@ class GraphRuntime:
         tester_lifecycle = tester.loop_thread.submit(tester.lifecycle())
 
         if not self._stop_event.wait(self._timeout_s):
-            self.request_stop(TenError(
-                TenErrorCode.ErrorCodeTimeout, f"the test timed out after {self._timeout_s} s"))
+            self.request_stop(
+                TenError(
+                    TenErrorCode.ErrorCodeTimeout, f"the test timed out after {self._timeout_s} s"
+                )
+            )
 
         for host in extensions:
             host.request_stop()
@@ -165,23 +223,32 @@ class GraphRuntime:
         for name, lifecycle in lifecycles.items():
             self._wait_lifecycle(name, lifecycle, deadline)
         for pending in self._cmds.close_all("the graph stopped before the cmd got a result"):
-            self._note_auto_answer(pending.name, pending.sender, pending.receivers,
-                                   "graph_stopped")
+            self._note_auto_answer(pending.name, pending.sender, pending.receivers, "graph_stopped")
         tester.request_stop()
         self._wait_lifecycle(self.spec.tester, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
 
-    def _wait_lifecycle(self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float) -> None:
+    def _wait_lifecycle(
+        self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float
+    ) -> None:
         try:
             lifecycle.result(timeout=max(0.0, deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
-            self.record.add_fatal(name, "on_stop/on_deinit", TimeoutError(
-                f"'{name}' did not get through on_stop and on_deinit within {STOP_TIMEOUT_S} s"))
+            self.record.add_fatal(
+                name,
+                "on_stop/on_deinit",
+                TimeoutError(
+                    f"'{name}' did not get through on_stop and on_deinit within {STOP_TIMEOUT_S} s"
+                ),
+            )
 
     def _shut_loops(self) -> None:
         for loop_thread in (self.app_loop, self.tester_loop):
             if loop_thread is not None and not loop_thread.stop(LOOP_STOP_GRACE_S):
-                self.record.add_fatal(loop_thread.name, "stop", RuntimeError(
-                    f"the loop thread {loop_thread.name} is blocked and did not stop"))
+                self.record.add_fatal(
+                    loop_thread.name,
+                    "stop",
+                    RuntimeError(f"the loop thread {loop_thread.name} is blocked and did not stop"),
+                )
 
     # -- stopping and failing (thread-safe) -------------------------------------------------------
     def request_stop(self, error: TenError | None) -> None:
@@ -190,20 +257,41 @@ class GraphRuntime:
                 return
             self._stopping = True
             self._result = error
+            # At once, so that an extension not started yet is not started any more.
+            for name, host in self._hosts.items():
+                if name != self.spec.tester:
+                    host.stop_requested = True
         self._stop_event.set()
 
+    def tester_started(self) -> None:
+        """The tester's on_start has begun (it ran up to its first wait): the extensions
+        may go on from on_configure now. In the real runtime a tester that stops in its
+        on_start mostly stops the extensions before their on_init."""
+        for name, host in self._hosts.items():
+            if name != self.spec.tester:
+                host.open_start_gate()
+
     def fail(self, node: str, callback: str, exc: BaseException) -> None:
-        """An exception escaped a callback: the real process would os._exit(1). Record it
-        and stop the graph; run() then raises StandinRunError."""
+        """An exception escaped a callback: the real process would os._exit(1). Record it,
+        deliver nothing more to anyone (the real process is gone before any result reaches
+        a sender) and stop the graph; run() then raises StandinRunError."""
         fatal = self.record.add_fatal(node, callback, exc)
         emit_log(self.record, node, LogLevel.ERROR, f"fatal: {fatal.describe()}", "ten:standin")
+        end_process_if_asked(exc)
+        self._cmds.silence()
         self.request_stop(generic_error(f"fatal: {fatal.describe()}"))
 
-    def _loop_exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def _loop_exception_handler(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
         # A task the extension spawned itself failed: the real runtime only logs it too.
-        emit_log(self.record, "ten:standin", LogLevel.ERROR,
-                 f"unhandled exception on a loop: {context.get('message')} "
-                 f"{context.get('exception')!r}", "asyncio")
+        emit_log(
+            self.record,
+            "ten:standin",
+            LogLevel.ERROR,
+            f"unhandled exception on a loop: {context.get('message')} {context.get('exception')!r}",
+            "asyncio",
+        )
 
     # -- messages --------------------------------------------------------------------------------
     def _receivers(self, sender: NodeHost, msg: Msg) -> list[NodeHost]:
@@ -213,20 +301,17 @@ class GraphRuntime:
             names = self.spec.destinations(sender.name, msg.KIND, msg.get_name())
         return [self._hosts[name] for name in names if name in self._hosts]
 
-    async def send_cmd(self, sender: NodeHost, cmd: Cmd) -> tuple[CmdResult | None, TenError | None]:
+    async def send_cmd(
+        self, sender: NodeHost, cmd: Cmd
+    ) -> tuple[CmdResult | None, TenError | None]:
         future: asyncio.Future[tuple[CmdResult | None, TenError | None]] = (
             asyncio.get_running_loop().create_future()
         )
 
         def deliver(result: CmdResult) -> None:
-            if future.done():
-                return
-            if not result.is_final():
-                self.fail(sender.name, "send_cmd", AssertionError(
-                    f"cmd '{cmd.get_name()}' got a non-final (streamed) result; use send_cmd_ex"))
-                future.set_result((None, generic_error("streamed result to send_cmd")))
-                return
-            future.set_result((result, None))
+            # The first result, final or not (a streamed answer's later results are dropped).
+            if not future.done():
+                future.set_result((result, None))
 
         error = self._dispatch_cmd(sender, cmd, deliver)
         if error is not None:
@@ -251,14 +336,16 @@ class GraphRuntime:
         name = cmd.get_name()
         receivers = self._receivers(sender, cmd)
         if not receivers:
-            return TenError(TenErrorCode.ErrorCodeMsgNotConnected,
-                            f"Failed to find destination of a 'cmd' message '{name}' from graph.")
+            return TenError(
+                TenErrorCode.ErrorCodeMsgNotConnected,
+                f"Failed to find destination of a 'cmd' message '{name}' from graph.",
+            )
         properties = cmd._properties()
         if self._schema_abort(sender, "out", cmd, properties):
             return generic_error(f"fatal: cmd '{name}' aborted the process")
         problem = sender.schemas.misfit("out", "cmd", name, properties)
         if problem:
-            sender.log(LogLevel.WARN, f"not sent: {problem}")
+            sender.log(LogLevel.WARN, f"cmd '{name}' not sent, it misfits cmd_out: {problem}")
             return generic_error(problem)
         cmd._cmd_id = new_cmd_id()
 
@@ -266,17 +353,23 @@ class GraphRuntime:
             self.record_message(sender, "in", result, result.get_source().extension_name)
             deliver(result)
 
-        self._cmds.open(PendingCmd(
-            cmd._cmd_id, name, sender.name, tuple(r.name for r in receivers),
-            sender.loop_thread.call, deliver_and_record,
-        ))
+        self._cmds.open(
+            PendingCmd(
+                cmd._cmd_id,
+                name,
+                sender.name,
+                tuple(r.name for r in receivers),
+                sender.loop_thread.call,
+                deliver_and_record,
+            )
+        )
         self.record_message(sender, "out", cmd)
         for receiver in receivers:
             if self._schema_abort(receiver, "in", cmd, properties):
                 continue
             problem = receiver.schemas.misfit("in", "cmd", name, properties)
             if problem:
-                receiver.log(LogLevel.WARN, f"rejected with ERROR: {problem}")
+                receiver.log(LogLevel.WARN, f"See in cmd::{name} with invalid schema: {problem}")
                 self.answer_for_runtime(cmd, problem, cause="schema_misfit", answerer=receiver)
                 continue
             receiver.post(cmd._copy_for_delivery(sender.loc))
@@ -287,16 +380,24 @@ class GraphRuntime:
         kind, name = msg.KIND, msg.get_name()
         receivers = self._receivers(sender, msg)
         if not receivers:
-            return TenError(
-                TenErrorCode.ErrorCodeMsgNotConnected,
-                f"Failed to find destination of a '{kind}' message '{name}' from graph.",
-            ) if wait_for_result else None
+            return (
+                TenError(
+                    TenErrorCode.ErrorCodeMsgNotConnected,
+                    f"Failed to find destination of a '{kind}' message '{name}' from graph.",
+                )
+                if wait_for_result
+                else None
+            )
         properties = msg._properties()
         if self._schema_abort(sender, "out", msg, properties):
-            return generic_error(f"fatal: {kind} '{name}' aborted the process") if wait_for_result else None
+            return (
+                generic_error(f"fatal: {kind} '{name}' aborted the process")
+                if wait_for_result
+                else None
+            )
         problem = sender.schemas.misfit("out", kind, name, properties)
         if problem:
-            sender.log(LogLevel.WARN, f"not sent: {problem}")
+            sender.log(LogLevel.WARN, f"{kind} '{name}' not sent, it misfits {kind}_out: {problem}")
             return generic_error(problem) if wait_for_result else None
         self.record_message(sender, "out", msg)
         error: TenError | None = None
@@ -305,13 +406,15 @@ class GraphRuntime:
                 continue
             problem = receiver.schemas.misfit("in", kind, name, properties)
             if problem:
-                receiver.log(LogLevel.WARN, f"dropped: {problem}")
+                receiver.log(LogLevel.WARN, f"See in {kind}::{name} with invalid schema: {problem}")
                 error = generic_error(problem)
                 continue
             receiver.post(msg._copy_for_delivery(sender.loc))
         return error if wait_for_result else None
 
-    def _schema_abort(self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]) -> bool:
+    def _schema_abort(
+        self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]
+    ) -> bool:
         """A message whose schema check would abort the real process (an empty-string key
         under a declared schema): fatal for the run, like an escaped exception."""
         problem = node.schemas.fatal(direction, msg.KIND, msg.get_name(), properties)
@@ -326,8 +429,9 @@ class GraphRuntime:
             self.record_message(answerer, "out", result)
         return None  # a result for an already answered cmd is ignored, without an error
 
-    def answer_for_runtime(self, cmd: Cmd, detail: str, cause: str,
-                           answerer: NodeHost | None = None) -> None:
+    def answer_for_runtime(
+        self, cmd: Cmd, detail: str, cause: str, answerer: NodeHost | None = None
+    ) -> None:
         """The automatic ERROR result the runtime gives a cmd nobody will handle."""
         result = error_result_for(cmd, detail)
         if answerer is not None:
@@ -336,12 +440,24 @@ class GraphRuntime:
         if pending is not None:
             self._note_auto_answer(pending.name, pending.sender, pending.receivers, cause)
 
-    def _note_auto_answer(self, name: str, sender: str, receivers: tuple[str, ...], cause: str) -> None:
+    def _note_auto_answer(
+        self, name: str, sender: str, receivers: tuple[str, ...], cause: str
+    ) -> None:
         self.record.auto_answered_cmds.append(AutoAnsweredCmd(name, sender, receivers, cause))
-        emit_log(self.record, sender, LogLevel.INFO,
-                 f"cmd '{name}' answered with ERROR by the runtime ({cause})", "ten:standin")
+        emit_log(
+            self.record,
+            sender,
+            LogLevel.INFO,
+            f"cmd '{name}' answered with ERROR by the runtime ({cause})",
+            "ten:standin",
+        )
 
-    def record_message(self, host: NodeHost, direction: str, msg: Msg, peer: str | None = None) -> None:
+    def record_message(
+        self, host: NodeHost, direction: str, msg: Msg, peer: str | None = None
+    ) -> None:
         if self.record.record_messages:
-            self.record.add_message(MessageRecord(
-                host.name, direction, msg.KIND, msg.get_name(), to_json(msg._properties()), peer))
+            self.record.add_message(
+                MessageRecord(
+                    host.name, direction, msg.KIND, msg.get_name(), to_json(msg._properties()), peer
+                )
+            )

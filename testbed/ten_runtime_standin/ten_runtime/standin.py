@@ -11,6 +11,8 @@ What tests and benchmarks may read about runs of the stand-in runtime:
 - `app_loop()`: for benchmarks only, the asyncio loop that runs every extension of the
   current run (the tester has a loop of its own).
 - `set_message_recording(False)`: stop recording messages (benchmarks with many frames).
+- `set_log_config(config)`: the app's `ten.log` object the logs honour (None: the
+  default, every level to stderr); TEN_STANDIN_APP_DIR names an app folder to read it from.
 - `StandinRunError`: what `AsyncExtensionTester.run()` raises when a run fails fatally
   (an exception escaped a callback, a property or graph the real app would die on).
 """
@@ -23,15 +25,29 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .graph import TESTER_NODE
+from .log import UNREAD_LOG_CONFIG, set_log_config
 from .recording import AutoAnsweredCmd, FatalError, LogRecord, MessageRecord, RunRecord
 
 if TYPE_CHECKING:
     from .runtime import GraphRuntime
 
 __all__ = [
-    "TESTER_NODE", "RunRecord", "LogRecord", "MessageRecord", "AutoAnsweredCmd", "FatalError",
-    "StandinRunError", "last_run", "active_runs", "take_completed_runs", "app_loop",
-    "set_message_recording", "message_recording_enabled", "undeclared_messages",
+    "TESTER_NODE",
+    "RunRecord",
+    "LogRecord",
+    "MessageRecord",
+    "AutoAnsweredCmd",
+    "FatalError",
+    "StandinRunError",
+    "last_run",
+    "active_runs",
+    "take_completed_runs",
+    "app_loop",
+    "set_message_recording",
+    "message_recording_enabled",
+    "undeclared_messages",
+    "set_log_config",
+    "UNREAD_LOG_CONFIG",
 ]
 
 

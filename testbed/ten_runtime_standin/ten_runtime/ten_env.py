@@ -1,154 +1,117 @@
-"""TenEnv (what addons and apps get) and AsyncTenEnv (what async extensions get)."""
+"""TenEnv: the synchronous env of an addon's on_create_instance and of an App's callbacks
+(and, inside the stand-in, what an AsyncTenEnv is built on, as in the real runtime)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .error import TenError, generic_error
-from .log import LogMethods
-from .messages import AudioFrame, Cmd, CmdResult, Data, Msg, VideoFrame
+from .error import TenError
 from .property_store import PropertyStore
-from .properties import deep_merge
 from .recording import RunRecord
+from .ten_env_base import TenEnvBase
 
 if TYPE_CHECKING:
     from .node_host import NodeHost
 
 
 @dataclass
-class SendOptions:
-    wait_for_result: bool = False
+class EnvTarget:
+    """Stand-in internal: what a TenEnv is attached to (the real one wraps a native env)."""
+
+    record: RunRecord | None
+    node: str
+    on_done: Callable[[str, tuple[Any, ...]], None] = lambda _what, _args: None
+    host: "NodeHost | None" = None  # the graph node, for the env of an extension
+    properties: PropertyStore = field(default_factory=PropertyStore)
 
 
-class TenEnv(LogMethods):
-    """The synchronous env of an addon's on_create_instance and of an App's callbacks."""
-
-    def __init__(
-        self,
-        record: RunRecord | None,
-        node: str,
-        on_done: Callable[[str, tuple[Any, ...]], None] | None = None,
-    ) -> None:
-        self._record = record
-        self._node = node
-        self._on_done = on_done or (lambda _what, _args: None)
-        self._properties = PropertyStore()
+class TenEnv(TenEnvBase):
+    def __init__(self, internal_obj: EnvTarget) -> None:
+        self._internal = internal_obj
 
     def _log_target(self) -> tuple[RunRecord | None, str]:
-        return self._record, self._node
+        return self._internal.record, self._internal.node
 
     def on_create_instance_done(self, instance: object, context: object) -> None:
-        self._on_done("create_instance", (instance, context))
+        self._internal.on_done("create_instance", (instance, context))
 
     def on_configure_done(self) -> None:
-        self._on_done("configure", ())
+        self._internal.on_done("configure", ())
 
     def on_init_done(self) -> None:
-        self._on_done("init", ())
+        self._internal.on_done("init", ())
 
     def on_start_done(self) -> None:
-        self._on_done("start", ())
+        self._internal.on_done("start", ())
 
     def on_stop_done(self) -> None:
-        self._on_done("stop", ())
+        self._internal.on_done("stop", ())
 
     def on_deinit_done(self) -> None:
-        self._on_done("deinit", ())
+        self._internal.on_done("deinit", ())
 
+    # -- properties of what the env is attached to ---------------------------------------------
     def init_property_from_json(self, json_str: str) -> TenError | None:
-        return self._properties.set_json(None, json_str)
+        return self._internal.properties.set_json(None, json_str)
 
     def get_property_to_json(self, path: str | None = None) -> tuple[str, TenError | None]:
-        return self._properties.get_json(path)
+        return self._internal.properties.get_json(path)
+
+    def set_property_from_json(self, path: str, json_str: str) -> TenError | None:
+        return self._internal.properties.set_json(path, json_str)
+
+    def is_property_exist(self, path: str) -> tuple[bool, TenError | None]:
+        return self._internal.properties.exists(path), None
+
+    def get_property_int(self, path: str) -> tuple[int, TenError | None]:
+        return self._internal.properties.get_int(path)
+
+    def set_property_int(self, path: str, value: int) -> TenError | None:
+        return self._internal.properties.set_int(path, value)
+
+    def get_property_string(self, path: str) -> tuple[str, TenError | None]:
+        return self._internal.properties.get_string(path)  # type: ignore[return-value]
+
+    def set_property_string(self, path: str, value: str) -> TenError | None:
+        return self._internal.properties.set_string(path, value)
+
+    def get_property_bool(self, path: str) -> tuple[bool, TenError | None]:
+        return self._internal.properties.get_bool(path)
+
+    def set_property_bool(self, path: str, value: bool) -> TenError | None:
+        return self._internal.properties.set_bool(path, value)
+
+    def get_property_float(self, path: str) -> tuple[float, TenError | None]:
+        return self._internal.properties.get_float(path)
+
+    def set_property_float(self, path: str, value: float) -> TenError | None:
+        return self._internal.properties.set_float(path, value)
+
+    # -- sending: the synchronous env of a running extension only --------------------------------
+    # The stand-in runs AsyncExtension only; the TenEnv of an addon or of the App has no
+    # graph node to send from. The signatures are the real ones.
+    def send_cmd(self, cmd: Any, result_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
+
+    def send_cmd_ex(self, cmd: Any, result_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
+
+    def send_data(self, data: Any, error_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
+
+    def send_video_frame(self, video_frame: Any, error_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
+
+    def send_audio_frame(self, audio_frame: Any, error_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
+
+    def return_result(self, result: Any, error_handler: Any = None) -> TenError | None:
+        raise _no_sync_sending()
 
 
-class MessagingMethods:
-    """Sending and answering messages: shared by AsyncTenEnv and AsyncTenEnvTester."""
-
-    _host: "NodeHost"
-
-    async def send_cmd(self, cmd: Cmd) -> tuple[CmdResult | None, TenError | None]:
-        if not isinstance(cmd, Cmd):
-            return None, generic_error(f"send_cmd needs a Cmd, not {type(cmd).__name__}")
-        return await self._host.runtime.send_cmd(self._host, cmd)
-
-    def send_cmd_ex(self, cmd: Cmd) -> AsyncGenerator[tuple[CmdResult | None, TenError | None], None]:
-        return self._host.runtime.send_cmd_ex(self._host, cmd)
-
-    async def send_data(self, data: Data, options: SendOptions | None = None) -> TenError | None:
-        return await self._send(data, Data, options)
-
-    async def send_audio_frame(
-        self, audio_frame: AudioFrame, options: SendOptions | None = None
-    ) -> TenError | None:
-        return await self._send(audio_frame, AudioFrame, options)
-
-    async def send_video_frame(
-        self, video_frame: VideoFrame, options: SendOptions | None = None
-    ) -> TenError | None:
-        return await self._send(video_frame, VideoFrame, options)
-
-    async def return_result(
-        self, cmd_result: CmdResult, options: SendOptions | None = None
-    ) -> TenError | None:
-        if not isinstance(cmd_result, CmdResult):
-            return generic_error(f"return_result needs a CmdResult, not {type(cmd_result).__name__}")
-        return self._host.runtime.return_result(self._host, cmd_result)
-
-    async def _send(self, msg: Msg, expected: type[Msg], options: SendOptions | None) -> TenError | None:
-        if not isinstance(msg, expected):
-            return generic_error(f"expected {expected.__name__}, got {type(msg).__name__}")
-        wait = bool(options is not None and options.wait_for_result)
-        return self._host.runtime.send_message(self._host, msg, wait)
-
-
-class AsyncTenEnv(MessagingMethods, LogMethods):
-    """The env of an AsyncExtension: messaging, its properties and logging."""
-
-    def __init__(self, host: "NodeHost") -> None:
-        self._host = host
-
-    def _log_target(self) -> tuple[RunRecord | None, str]:
-        return self._host.runtime.record, self._host.name
-
-    async def get_property_to_json(self, path: str | None = None) -> tuple[str, TenError | None]:
-        return self._host.properties.get_json(path)
-
-    async def set_property_from_json(self, path: str | None, json_str: str) -> TenError | None:
-        return self._host.properties.set_json(path, json_str)
-
-    async def init_property_from_json(self, json_str: str) -> TenError | None:
-        store = PropertyStore()
-        error = store.set_json(None, json_str)
-        if error is None:
-            self._host.properties.data = deep_merge(self._host.properties.data, store.data)
-        return error
-
-    async def get_property_int(self, path: str) -> tuple[int, TenError | None]:
-        return self._host.properties.get_int(path)
-
-    async def get_property_string(self, path: str) -> tuple[str | None, TenError | None]:
-        return self._host.properties.get_string(path)
-
-    async def get_property_bool(self, path: str) -> tuple[bool, TenError | None]:
-        return self._host.properties.get_bool(path)
-
-    async def get_property_float(self, path: str) -> tuple[float, TenError | None]:
-        return self._host.properties.get_float(path)
-
-    async def set_property_int(self, path: str, value: int) -> TenError | None:
-        return self._host.properties.set_int(path, value)
-
-    async def set_property_string(self, path: str, value: str) -> TenError | None:
-        return self._host.properties.set_string(path, value)
-
-    async def set_property_bool(self, path: str, value: bool) -> TenError | None:
-        return self._host.properties.set_bool(path, value)
-
-    async def set_property_float(self, path: str, value: float) -> TenError | None:
-        return self._host.properties.set_float(path, value)
-
-    async def is_property_exist(self, path: str) -> tuple[bool, TenError | None]:
-        return self._host.properties.exists(path), None
+def _no_sync_sending() -> NotImplementedError:
+    return NotImplementedError(
+        "the TEN stand-in runs AsyncExtension only: send through the AsyncTenEnv an "
+        "AsyncExtension gets (a TenEnv here belongs to an addon or the App)"
+    )
