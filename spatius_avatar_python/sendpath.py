@@ -39,10 +39,20 @@ async def interrupt_request(session: Any, req_id: str, *, per_request: bool = Tr
 
 
 class SendPath:
-    def __init__(self, *, rate: int, opus: bool, stats: Any, events: Any, secrets: list[str],
-                 clock: Callable[[], float], per_request_interrupt: bool,
-                 emit: Callable[..., None], internal_error: Callable[..., None],
-                 on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        *,
+        rate: int,
+        opus: bool,
+        stats: Any,
+        events: Any,
+        secrets: list[str],
+        clock: Callable[[], float],
+        per_request_interrupt: bool,
+        emit: Callable[..., None],
+        internal_error: Callable[..., None],
+        on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]],
+    ) -> None:
         self._rate = rate
         self._opus = opus
         self.stats = stats
@@ -73,7 +83,11 @@ class SendPath:
                 item = self.backlog.take_head()  # the item it failed on would fail again forever
                 if type(item) is Audio:
                     self.stats.dropped_audio_seconds += len(item.pcm) / 2 / self._rate
-                    self._emit(self._events.on_metrics, {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)}, item.utterance)
+                    self._emit(
+                        self._events.on_metrics,
+                        {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)},
+                        item.utterance,
+                    )
             self._internal_error(error, "in the session task")
 
     async def _send_audio(self, link: SessionLink, payload: bytes, end: bool) -> str:
@@ -93,7 +107,8 @@ class SendPath:
         utterance = item.utterance
         if self.open is not None and self.open.utterance is not utterance:
             await self.finish_open()  # a new utterance began without an end for the last
-            return  # the owner sees the utterance boundary (a fresh session may take over) before the next send
+            # The owner sees the utterance boundary (a fresh session may take over) first.
+            return
         if self.open is None:
             self.open = self._new_request(utterance)
         request = self.open
@@ -166,7 +181,9 @@ class SendPath:
         try:
             request.req_id = await self._send_audio(link, tail, True)
         except Exception as error:
-            self._give_back(request, held, b"", end=True)  # the tail and the end, on the next session
+            self._give_back(
+                request, held, b"", end=True
+            )  # the tail and the end, on the next session
             await self._on_send_failed(link, link_lost(error, self._secrets))
             return
         request.ended = True
@@ -188,7 +205,10 @@ class SendPath:
         self.stats.requests_ended += 1
         self._emit(
             self._events.on_metrics,
-            {"request_audio_seconds": round(request.samples / self._rate, 3), "request_interrupted": int(interrupted)},
+            {
+                "request_audio_seconds": round(request.samples / self._rate, 3),
+                "request_interrupted": int(interrupted),
+            },
             request.utterance,
         )
         if self._events.on_request_end is not None:
@@ -202,7 +222,9 @@ class SendPath:
         open_request, self.open = self.open, None
         now = self._clock()
         targets: list[Request] = []
-        playing = [link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)]
+        playing = [
+            link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)
+        ]
         for link in playing:
             if link.suspect is not None:
                 continue  # a link whose send failed plays nothing more
@@ -219,15 +241,22 @@ class SendPath:
             if link.suspect is not None:
                 continue
             try:
-                done = await bounded(interrupt_request(link.session, request.req_id,
-                                                       per_request=self._per_request_interrupt), SEND_TIMEOUT_S)
+                done = await bounded(
+                    interrupt_request(
+                        link.session, request.req_id, per_request=self._per_request_interrupt
+                    ),
+                    SEND_TIMEOUT_S,
+                )
             except Exception as error:  # the SDK's ValueError too: its socket is gone
                 await self._on_send_failed(link, link_lost(error, self._secrets))
                 continue
             if not done:  # an older request this SDK cannot interrupt: said, not hidden
                 self._old_requests_not_interrupted += 1
-                self._events.log("warn" if self._old_requests_not_interrupted == 1 else "debug",
-                                 "barge-in: an older request still playing could not be interrupted with this Spatius SDK version")
+                self._events.log(
+                    "warn" if self._old_requests_not_interrupted == 1 else "debug",
+                    "barge-in: an older request still playing could not be interrupted "
+                    "with this Spatius SDK version",
+                )
                 continue
             request.interrupted = True
             link.link.plays_until = min(link.link.plays_until, self._clock())
@@ -245,4 +274,8 @@ class SendPath:
             f"dropped {dropped} bytes of unsent audio",
         )
         if interrupted:
-            self._emit(self._events.on_metrics, {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)}, None)
+            self._emit(
+                self._events.on_metrics,
+                {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)},
+                None,
+            )
