@@ -89,7 +89,7 @@ class Backlog:
         kept: list[EndOf] = []
         while self.items and self.bytes > max_bytes:
             item = self.take_head()
-            if type(item) is Audio:
+            if isinstance(item, Audio):
                 dropped += len(item.pcm)
             else:
                 kept.append(item)

@@ -146,6 +146,7 @@ class SendPath:
 
     def _new_request(self, utterance: Utterance) -> Request:
         link = self.live
+        assert link is not None  # only called by a send, which needs a live link
         link.sent.forget_over(self._clock(), PLAYBACK_SLACK_S)
         encoder = OggOpusRequestEncoder(self._rate) if self._opus else None
         request = Request(utterance, link, encoder)
@@ -168,6 +169,8 @@ class SendPath:
     async def finish_open(self) -> None:
         """End the open request: its last Ogg pages and end=True."""
         request, self.open = self.open, None
+        if request is None:
+            return
         tail = b""
         held = request.withheld_pcm()
         if request.encoder is not None:

@@ -45,7 +45,7 @@ class SessionLink:
     link: Link
     session: Any
     go: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task | None = None  # the opener
+    task: asyncio.Task[None] | None = None  # the opener
     suspect: Failure | None = None  # a send on it failed: the SDK's report is awaited
     sent: SentLog = field(default_factory=SentLog)
 
@@ -64,7 +64,7 @@ def _connection_of(session: Any) -> Any:
 
 
 async def close_session(
-    session: Any, opener: asyncio.Task | None, log: Callable[[str, str], None]
+    session: Any, opener: asyncio.Task[None] | None, log: Callable[[str, str], None]
 ) -> None:
     """Close within CLOSE_BOUND_S and leave none of the SDK's tasks behind."""
     if opener is not None and not opener.done():

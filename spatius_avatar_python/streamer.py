@@ -207,11 +207,11 @@ class AvatarStreamer:
         # The inbox is the only thing both sides touch: callers append, the owner drains.
         self._inbox: collections.deque[Any] = collections.deque()
         self._inbox_ready = asyncio.Event()
-        self._owner: asyncio.Task | None = None
+        self._owner: asyncio.Task[None] | None = None
         # Everything below is written by the owner task only.
         self._lifecycle = Lifecycle(self._lifetime_s, backoff=(backoff_base_s, backoff_cap_s))
         self._links: dict[lc.Link, SessionLink] = {}
-        self._closing: set[asyncio.Task] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._facts = (False, False)  # (audio waiting, a request open) as last told the lifecycle
         self._superseded: dict[str, None] = {}  # turns whose late audio was dropped, and said so
         self._ever_connected = False
@@ -308,7 +308,7 @@ class AvatarStreamer:
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
-    def _owner_ended(self, task: asyncio.Task) -> None:
+    def _owner_ended(self, task: asyncio.Task[None]) -> None:
         # The owner never fails by design; if it does, say so instead of going silent.
         if task.cancelled() or task.exception() is None:
             return
@@ -433,31 +433,30 @@ class AvatarStreamer:
 
     async def _perform(self, actions: list[lc.Action]) -> None:
         for action in actions:
-            kind = type(action)
-            if kind is lc.Open:
+            if isinstance(action, lc.Open):
                 self._open_link(action.link)
-            elif kind is lc.Go:
+            elif isinstance(action, lc.Go):
                 self._links[action.link].go.set()
                 self._connect_started_at = self._clock()
-            elif kind is lc.Close:
+            elif isinstance(action, lc.Close):
                 self._close_link(action.link)
-            elif kind is lc.Promote:
+            elif isinstance(action, lc.Promote):
                 self._promote(self._links[action.link], just_opened=action.just_opened)
-            elif kind is lc.Switch:
+            elif isinstance(action, lc.Switch):
                 await self._switch(self._links[action.old], self._links[action.fresh])
-            elif kind is lc.ConcludeLost:
+            elif isinstance(action, lc.ConcludeLost):
                 link = self._links.get(action.link)
                 if link is not None:  # the SDK never said more
                     await self._on_link_lost(link, link.suspect, action.link.suspect_at)
-            elif kind is lc.Report:
+            elif isinstance(action, lc.Report):
                 self._report(action.failure, None)
-            elif kind is lc.Fail:
+            elif isinstance(action, lc.Fail):
                 self._events.log(
                     "error",
                     f"giving up on Spatius: {action.failure.vendor_code}: {action.failure.message}",
                 )
                 self._drop_everything()
-            elif kind is lc.Log:
+            elif isinstance(action, lc.Log):
                 self._events.log(action.level, action.message)
         if actions and not self._lifecycle.over:
             self._arm_timer(self._lifecycle.next_time())

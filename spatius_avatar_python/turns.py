@@ -62,6 +62,11 @@ def turn_key_of(metadata: Mapping[str, Any] | None) -> TurnKey | None:
     return None
 
 
+def _forget_oldest(remembered: dict[Any, None]) -> None:
+    while len(remembered) > _STALE_MEMORY:
+        del remembered[next(iter(remembered))]
+
+
 class FrameVerdict(enum.Enum):
     ACCEPT = "accept"
     STALE = "stale"  # belongs to an interrupted turn
@@ -124,9 +129,8 @@ class TurnGate:
             self._superseded_requests[old.request_id] = None
         if old.turn_key and old.turn_key != key:
             self._superseded_turns[old.turn_key] = None
-        for superseded in (self._superseded_requests, self._superseded_turns):
-            while len(superseded) > _STALE_MEMORY:
-                del superseded[next(iter(superseded))]
+        _forget_oldest(self._superseded_requests)
+        _forget_oldest(self._superseded_turns)
 
     def _superseded(self, request_id: str | None, key: TurnKey | None) -> Routing | None:
         if request_id is not None and request_id in self._superseded_requests:
