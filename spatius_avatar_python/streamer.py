@@ -182,6 +182,20 @@ def apply_telemetry(setting: str, log: Callable[[str, str], None]) -> None:
         log("warn", f"Spatius telemetry left as it was ({setting!r} not applied: {error})")
 
 
+BUILT_SECRETS_KEPT = 8  # tokens built for recent sessions: a log line may still quote one
+
+
+def remember_built_secret(secrets: list[str], configured: int, token: str) -> None:
+    """Scrub a token the extension built, like the configured secrets. Only the newest built
+    tokens are kept; the first `configured` entries (API key, certificate, given token) stay."""
+    if not token or token in secrets:
+        return
+    secrets.append(token)
+    excess = len(secrets) - configured - BUILT_SECRETS_KEPT
+    if excess > 0:
+        del secrets[configured : configured + excess]
+
+
 class AvatarStreamer:
     def __init__(
         self,
@@ -200,6 +214,7 @@ class AvatarStreamer:
         self._clock = clock
         self._lifetime_s = float(session_lifetime_s or config.session_expire_minutes * 60)
         self._secrets = config.secrets()
+        self._configured_secrets = len(self._secrets)  # built tokens are appended after them
         self._rate = config.sample_rate
         self._opus = config.audio_format == "ogg_opus"
         self._max_backlog_bytes = config.max_buffered_audio_ms * config.sample_rate * 2 // 1000
@@ -535,9 +550,7 @@ class AvatarStreamer:
             self._post(_LinkDown(holder["link"], None, self._clock()))
 
         agora_token = egress_token(config)
-        if agora_token not in self._secrets:  # the token we built is a secret too
-            self._secrets.append(agora_token)
-            del self._secrets[: max(0, len(self._secrets) - 8)]
+        remember_built_secret(self._secrets, self._configured_secrets, agora_token)
         session = self._session_factory(
             avatar_id=config.avatar_id,
             api_key=config.api_key.get_secret_value(),
