@@ -29,7 +29,9 @@ BARGE_IN_EVERY = 5  # every 5th turn is interrupted halfway
 SPEECH_S = 20.0
 
 
-def script(total_audio_s: float, seed: int = 7) -> tuple[list[dict[str, Any]], list[list[int]], list[float]]:
+def script(
+    total_audio_s: float, seed: int = 7
+) -> tuple[list[dict[str, Any]], list[list[int]], list[float]]:
     """Utterances of 1-8 s cut from the speech fixture, the barge-in plan, the lengths."""
     from benchlib.setup import speech_file
 
@@ -40,8 +42,16 @@ def script(total_audio_s: float, seed: int = 7) -> tuple[list[dict[str, Any]], l
         index = len(utterances)
         length_ms = rng.randint(1000, 8000)
         offset_ms = rng.randint(0, int(SPEECH_S * 1000) - length_ms)
-        utterances.append({"request_id": f"r{index}", "turn_id": index + 1, "pcm_file": speech,
-                           "sample_rate": 24000, "offset_ms": offset_ms, "max_ms": length_ms})
+        utterances.append(
+            {
+                "request_id": f"r{index}",
+                "turn_id": index + 1,
+                "pcm_file": speech,
+                "sample_rate": 24000,
+                "offset_ms": offset_ms,
+                "max_ms": length_ms,
+            }
+        )
         if index % BARGE_IN_EVERY == BARGE_IN_EVERY - 1:
             plan.append([index, length_ms // 40])  # halfway, in 20 ms frames
         lengths.append(length_ms / 1000)
@@ -66,7 +76,9 @@ def loop_state(loop: asyncio.AbstractEventLoop) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 minutes of audio instead of an hour")
+    parser.add_argument(
+        "--quick", action="store_true", help="5 minutes of audio instead of an hour"
+    )
     parser.add_argument("--format", default="ogg_opus", choices=("ogg_opus", "pcm_s16le"))
     parser.add_argument("--receiver", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -87,26 +99,36 @@ def orchestrate(args: argparse.Namespace) -> None:
 
     results = {}
     for receiver in ("avatar", "control"):
-        cmd = [sys.executable, __file__, "--format", args.format, "--receiver", receiver] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, __file__, "--format", args.format, "--receiver", receiver] + (
+            ["--quick"] if args.quick else []
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
             raise SystemExit(f"{receiver} run failed:\n{proc.stderr[-3000:]}")
-        results[receiver] = json.loads(lines[-1][len("RESULT "):])
+        results[receiver] = json.loads(lines[-1][len("RESULT ") :])
     avatar, control = results["avatar"], results["control"]
-    print(f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
-          f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}")
-    print(f"turns: {avatar['completed_turns_whole']} whole, {avatar['interrupted_turns']} interrupted, "
-          f"{avatar['turns_without_request']} without a request (cut before any audio); "
-          f"requests left unmatched: {avatar['requests_left_unmatched']}; "
-          f"stale audio after flushes: {avatar['stale_audio_ms']} ms")
+    print(
+        f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
+        f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}"
+    )
+    print(
+        f"turns: {avatar['completed_turns_whole']} whole, {avatar['interrupted_turns']} interrupted, "
+        f"{avatar['turns_without_request']} without a request (cut before any audio); "
+        f"requests left unmatched: {avatar['requests_left_unmatched']}; "
+        f"stale audio after flushes: {avatar['stale_audio_ms']} ms"
+    )
     for name, r in results.items():
-        print(f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
-              f"{r['start']['asyncio_tasks']} -> {r['end']['asyncio_tasks']}, threads {r['start']['threads']} -> {r['end']['threads']}")
+        print(
+            f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
+            f"{r['start']['asyncio_tasks']} -> {r['end']['asyncio_tasks']}, threads {r['start']['threads']} -> {r['end']['threads']}"
+        )
     growth = round(avatar["rss_growth_mb"] - control["rss_growth_mb"], 1)
     print(f"RSS growth attributable to the extension (avatar minus control): {growth} MB")
-    path = write_result("bench_endurance_quick" if args.quick else "bench_endurance",
-                        {"avatar": avatar, "control": control, "rss_growth_minus_control_mb": growth})
+    path = write_result(
+        "bench_endurance_quick" if args.quick else "bench_endurance",
+        {"avatar": avatar, "control": control, "rss_growth_minus_control_mb": growth},
+    )
     print(f"wrote {path.relative_to(REPO)}")
 
 
@@ -123,7 +145,13 @@ def run(args: argparse.Namespace) -> None:
     standin.set_message_recording(False)
     total_s = 300.0 if args.quick else 3600.0
     utterances, plan, lengths = script(total_s)
-    tts = {"session_id": "s", "pace": PACE, "pause_ms": PAUSE_MS, "start_delay_ms": 1500, "utterances": utterances}
+    tts = {
+        "session_id": "s",
+        "pace": PACE,
+        "pause_ms": PAUSE_MS,
+        "start_delay_ms": 1500,
+        "utterances": utterances,
+    }
     samples: list[dict[str, Any]] = []
     done = threading.Event()
     started = time.perf_counter()
@@ -135,13 +163,25 @@ def run(args: argparse.Namespace) -> None:
         next_at = 0.0
         while not g.tts_done(1):
             if time.perf_counter() >= next_at:
-                samples.append({"t_s": round(time.perf_counter() - started, 1), "rss_mb": round(rss_mb(), 1),
-                                "frames_sent": len(registry.node("tts-0").sent_frames), **loop_state(loop)})
+                samples.append(
+                    {
+                        "t_s": round(time.perf_counter() - started, 1),
+                        "rss_mb": round(rss_mb(), 1),
+                        "frames_sent": len(registry.node("tts-0").sent_frames),
+                        **loop_state(loop),
+                    }
+                )
                 next_at = time.perf_counter() + samples_every
             time.sleep(0.1)
         time.sleep(1.0)
-        samples.append({"t_s": round(time.perf_counter() - started, 1), "rss_mb": round(rss_mb(), 1),
-                        "frames_sent": len(registry.node("tts-0").sent_frames), **loop_state(loop)})
+        samples.append(
+            {
+                "t_s": round(time.perf_counter() - started, 1),
+                "rss_mb": round(rss_mb(), 1),
+                "frames_sent": len(registry.node("tts-0").sent_frames),
+                **loop_state(loop),
+            }
+        )
         done.set()
 
     with EmulatorProcess("--no-keep-audio", "--no-compression", "--any-avatar") as emulator:
@@ -171,8 +211,12 @@ def run(args: argparse.Namespace) -> None:
     pending = list(requests)
     for turn, length in enumerate(lengths):
         request = pending[0] if pending else None
-        if request is not None and request["ended"] and request["interrupt_s"] is None \
-                and abs(request["duration_s"] - length) <= 0.021:
+        if (
+            request is not None
+            and request["ended"]
+            and request["interrupt_s"] is None
+            and abs(request["duration_s"] - length) <= 0.021
+        ):
             completed_ok += 1
             pending.pop(0)
             continue
@@ -183,7 +227,11 @@ def run(args: argparse.Namespace) -> None:
                 interrupted_turns += 1
                 stale_s += g.stale_audio_s(request, turn, cut_by)
                 continue
-        if request is not None and request["ended"] and abs(request["duration_s"] - length) <= 0.021:
+        if (
+            request is not None
+            and request["ended"]
+            and abs(request["duration_s"] - length) <= 0.021
+        ):
             completed_ok += 1  # whole, and interrupted after it had all been sent and ended
             pending.pop(0)
             continue

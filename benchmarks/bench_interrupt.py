@@ -38,9 +38,24 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
     standin.set_message_recording(False)
     g.flushes.clear()
     speech = speech_file(24000)
-    utterances = [{"request_id": f"r{i}", "turn_id": i + 1, "pcm_file": str(speech), "sample_rate": 24000,
-                   "offset_ms": (i * 700) % 18000, "max_ms": UTTERANCE_MS} for i in range(barge_ins)]
-    tts = {"session_id": "s", "pace": 1.0, "pause_ms": PAUSE_MS, "start_delay_ms": 1500, "utterances": utterances}
+    utterances = [
+        {
+            "request_id": f"r{i}",
+            "turn_id": i + 1,
+            "pcm_file": str(speech),
+            "sample_rate": 24000,
+            "offset_ms": (i * 700) % 18000,
+            "max_ms": UTTERANCE_MS,
+        }
+        for i in range(barge_ins)
+    ]
+    tts = {
+        "session_id": "s",
+        "pace": 1.0,
+        "pause_ms": PAUSE_MS,
+        "start_delay_ms": 1500,
+        "utterances": utterances,
+    }
     plan = [[i, FLUSH_AFTER_FRAMES] for i in range(barge_ins)]
     with EmulatorProcess("--no-keep-audio", "--no-compression", "--any-avatar") as emulator:
         avatar = g.avatar_property(emulator.properties, 0, audio_format)
@@ -53,7 +68,9 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
             done.set()
 
         threading.Thread(target=watch, daemon=True).start()
-        error = g.run_until_flag(g.conversation_graph(tts, avatar, plan), done, timeout_s=barge_ins * 3 + 60)
+        error = g.run_until_flag(
+            g.conversation_graph(tts, avatar, plan), done, timeout_s=barge_ins * 3 + 60
+        )
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
     requests = conns[0]["requests"] if conns else []
@@ -65,7 +82,9 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
         if excess:
             stale_s += excess
             stale_requests += 1
-        after_interrupt += sum(int(c[1]) for c in request["chunks"] if c[0] > request["interrupt_s"])
+        after_interrupt += sum(
+            int(c[1]) for c in request["chunks"] if c[0] > request["interrupt_s"]
+        )
     flush_results = [f[2] - f[1] for f in g.flushes]
     return {
         "format": audio_format,
@@ -92,12 +111,18 @@ def main() -> None:
 
     barge_ins = 10 if args.quick else 60
     results = [run(fmt, barge_ins) for fmt in ("pcm_s16le", "ogg_opus")]
-    print(f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}")
+    print(
+        f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}"
+    )
     for r in results:
         lat = r["flush_to_interrupt"]
-        print(f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} {lat['p50_ms']!s:>7} "
-              f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_audio_ms']:>8}")
-    path = write_result("bench_interrupt_quick" if args.quick else "bench_interrupt", {"runs": results})
+        print(
+            f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} {lat['p50_ms']!s:>7} "
+            f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_audio_ms']:>8}"
+        )
+    path = write_result(
+        "bench_interrupt_quick" if args.quick else "bench_interrupt", {"runs": results}
+    )
     print(f"wrote {path.relative_to(REPO)}")
 
 

@@ -34,7 +34,9 @@ REAL_TIME_GROWTH_MS = 20.0  # ... and latency does not grow over the run (last f
 # ---------------------------------------------------------------------------------------------
 # worker: one (mode, N, format, input) run in a fresh process
 # ---------------------------------------------------------------------------------------------
-def conditioned_cum_seconds(pcm_in: bytes, rate: int, channels: int, frame_bytes: int) -> list[float]:
+def conditioned_cum_seconds(
+    pcm_in: bytes, rate: int, channels: int, frame_bytes: int
+) -> list[float]:
     """Audio (seconds at the session rate) the extension has produced after each frame."""
     from fake_graph.audio_source import frame_sizes
     from spatius_avatar_python.audio import AudioConditioner, PcmFormat
@@ -79,8 +81,13 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     with EmulatorProcess(*EMULATOR_ARGS) as emulator:
         props = emulator.properties
         if mode == "floor":
-            sessions = _run_floor(props, n, audio_format, pcm_in, frame_bytes, settle_s, meter, sampler)
-            sent = {i: (np.array(s.sent_at), np.array(s.frame_bytes), np.array(s.due_at)) for i, s in enumerate(sessions)}
+            sessions = _run_floor(
+                props, n, audio_format, pcm_in, frame_bytes, settle_s, meter, sampler
+            )
+            sent = {
+                i: (np.array(s.sent_at), np.array(s.frame_bytes), np.array(s.due_at))
+                for i, s in enumerate(sessions)
+            }
             errors = [s.error for s in sessions if s.error]
             rss_start = sampler.samples[0].rss_mb
         else:
@@ -89,7 +96,11 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         stats = emulator.stats(chunks=True)
     meter.uninstall()
 
-    cum_conditioned = conditioned_cum_seconds(pcm_in, rate, channels, frame_bytes) if mode == "extension" else None
+    cum_conditioned = (
+        conditioned_cum_seconds(pcm_in, rate, channels, frame_bytes)
+        if mode == "extension"
+        else None
+    )
     by_avatar: dict[str, list[dict[str, Any]]] = {}
     for conn in stats["connections"]:
         by_avatar.setdefault(conn["avatar_id"], []).append(conn)
@@ -128,7 +139,9 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     start_sample, end_sample = sampler.window(first_sent, last_sent)
     cpu_s = end_sample.cpu_s - start_sample.cpu_s
     loop_cpu_s = end_sample.loop_thread_cpu_s - start_sample.loop_thread_cpu_s
-    measured_audio = audio_in_window * (end_sample.at - start_sample.at) / max(1e-9, last_sent - first_sent)
+    measured_audio = (
+        audio_in_window * (end_sample.at - start_sample.at) / max(1e-9, last_sent - first_sent)
+    )
     loop = window(sampler.loop_snapshots, first_sent, last_sent)
     busy = loop["busy_s"]
     result = {
@@ -141,8 +154,12 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "window_s": round(last_sent - first_sent, 2),
         "cpu_ms_per_audio_s": round(1000 * cpu_s / measured_audio, 3),
         "loop_thread_cpu_ms_per_audio_s": round(1000 * loop_cpu_s / measured_audio, 3),
-        "loop_busy_ms_per_session_audio_s": {k: round(1000 * v / measured_audio, 3) for k, v in sorted(busy.items())},
-        "loop_busy_total_ms_per_session_audio_s": round(1000 * sum(busy.values()) / measured_audio, 3),
+        "loop_busy_ms_per_session_audio_s": {
+            k: round(1000 * v / measured_audio, 3) for k, v in sorted(busy.items())
+        },
+        "loop_busy_total_ms_per_session_audio_s": round(
+            1000 * sum(busy.values()) / measured_audio, 3
+        ),
         "loop_utilisation": round(sum(busy.values()) / max(1e-9, loop["seconds"]), 3),
         "max_hold_ms": round(loop["max_hold_s"] * 1000, 2),
         "max_hold_category": loop["max_hold_category"],
@@ -161,9 +178,12 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     if mode != "control":
         lat = result["latency"]
         result["keeps_real_time"] = bool(
-            not errors and lost == 0 and lat["p99_ms"] is not None
+            not errors
+            and lost == 0
+            and lat["p99_ms"] is not None
             and result["schedule_to_arrival"]["p99_ms"] < REAL_TIME_P99_MS
-            and result["max_drain_ms"] is not None and result["max_drain_ms"] < REAL_TIME_DRAIN_MS
+            and result["max_drain_ms"] is not None
+            and result["max_drain_ms"] < REAL_TIME_DRAIN_MS
             and (result["latency_growth_ms"] or 0) < REAL_TIME_GROWTH_MS
             and result["sessions_confirmed"] >= n
         )
@@ -189,10 +209,12 @@ def _run_floor(props, n, audio_format, pcm_in, frame_bytes, settle_s, meter, sam
         records = [FloorSession(i) for i in range(n)]
         start = time.perf_counter() + settle_s
         sessions = [new_floor_session(props, i, audio_format) for i in range(n)]
-        await asyncio.gather(*(
-            stream_floor_session(s, r, frames, start + i * FRAME_MS / 1000 / n, FRAME_MS / 1000)
-            for i, (s, r) in enumerate(zip(sessions, records))
-        ))
+        await asyncio.gather(
+            *(
+                stream_floor_session(s, r, frames, start + i * FRAME_MS / 1000 / n, FRAME_MS / 1000)
+                for i, (s, r) in enumerate(zip(sessions, records))
+            )
+        )
         await asyncio.sleep(1.0)  # let the last audio arrive before closing
         sampler.stop()
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
@@ -207,7 +229,14 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
     import numpy as np
     from ten_runtime import standin
 
-    from benchlib.graph import AVATAR_ADDON, NULL_ADDON, avatar_property, pairs_graph, run_until_flag, tts_done
+    from benchlib.graph import (
+        AVATAR_ADDON,
+        NULL_ADDON,
+        avatar_property,
+        pairs_graph,
+        run_until_flag,
+        tts_done,
+    )
     from benchlib.setup import speech_file
     from fake_graph import registry
 
@@ -221,8 +250,16 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
             # Sessions start at evenly spread phases of the 20 ms frame period, as independent
             # conversations would, instead of all in the same millisecond.
             "start_delay_ms": settle_s * 1000 + i * FRAME_MS / n,
-            "utterances": [{"request_id": f"r{i}", "turn_id": 1, "pcm_file": str(speech_file(rate)),
-                            "sample_rate": rate, "channels": channels, "max_ms": int(spec["seconds"] * 1000)}],
+            "utterances": [
+                {
+                    "request_id": f"r{i}",
+                    "turn_id": 1,
+                    "pcm_file": str(speech_file(rate)),
+                    "sample_rate": rate,
+                    "channels": channels,
+                    "max_ms": int(spec["seconds"] * 1000),
+                }
+            ],
         }
 
     def receiver(i: int) -> tuple[str, dict[str, Any]]:
@@ -252,13 +289,18 @@ def _run_graph(mode, props, n, audio_format, spec, settle_s, meter, sampler):
         done.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    error = run_until_flag(pairs_graph(n, tts_script, receiver), done, timeout_s=settle_s + spec["seconds"] + 120)
+    error = run_until_flag(
+        pairs_graph(n, tts_script, receiver), done, timeout_s=settle_s + spec["seconds"] + 120
+    )
     errors = [] if error is None else [error.error_message()]
     sent = {}
     for i in range(n):
         frames = registry.node(f"tts-{i}").sent_frames
-        sent[i] = (np.array([f.sent_at for f in frames]), np.array([f.nbytes for f in frames]),
-                   np.array([f.due_at for f in frames]))
+        sent[i] = (
+            np.array([f.sent_at for f in frames]),
+            np.array([f.nbytes for f in frames]),
+            np.array([f.due_at for f in frames]),
+        )
     return sent, errors
 
 
@@ -296,9 +338,13 @@ def _stop_loop_profiler(loop, profiler, spec) -> None:
     stopped = threading.Event()
     loop.call_soon_threadsafe(lambda: (profiler.stop(), stopped.set()))
     stopped.wait(5)
-    name = f"profile_loop_{spec['format']}_{spec['rate'] // 1000}k{spec['channels']}_n{spec['n']}.txt"
+    name = (
+        f"profile_loop_{spec['format']}_{spec['rate'] // 1000}k{spec['channels']}_n{spec['n']}.txt"
+    )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / name).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    (RESULTS_DIR / name).write_text(
+        profiler.output_text(unicode=False, color=False, show_all=False)
+    )
 
 
 def worker_main(spec_json: str) -> None:
@@ -322,7 +368,7 @@ def run_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     return {"spec": spec, "failed": True, "stderr": proc.stderr[-3000:]}
 
 
@@ -332,7 +378,10 @@ def add_ratios(ext: dict[str, Any], floor: dict[str, Any], control: dict[str, An
     if any(r.get("failed") for r in (ext, floor, control)):
         return
     cpu_ext = ext["cpu_ms_per_audio_s"] - control["cpu_ms_per_audio_s"]
-    loop_ext = ext["loop_busy_total_ms_per_session_audio_s"] - control["loop_busy_total_ms_per_session_audio_s"]
+    loop_ext = (
+        ext["loop_busy_total_ms_per_session_audio_s"]
+        - control["loop_busy_total_ms_per_session_audio_s"]
+    )
     ext["vs_floor"] = {
         "floor_cpu_ms_per_audio_s": floor["cpu_ms_per_audio_s"],
         "floor_loop_ms_per_session_audio_s": floor["loop_busy_total_ms_per_session_audio_s"],
@@ -340,9 +389,12 @@ def add_ratios(ext: dict[str, Any], floor: dict[str, Any], control: dict[str, An
         "cpu_ratio_raw": round(ext["cpu_ms_per_audio_s"] / floor["cpu_ms_per_audio_s"], 3),
         "cpu_ratio_minus_control": round(cpu_ext / floor["cpu_ms_per_audio_s"], 3),
         "loop_minus_control_ms_per_session_audio_s": round(loop_ext, 3),
-        "loop_ratio_minus_control": round(loop_ext / floor["loop_busy_total_ms_per_session_audio_s"], 3),
+        "loop_ratio_minus_control": round(
+            loop_ext / floor["loop_busy_total_ms_per_session_audio_s"], 3
+        ),
         "p99_ratio": round(ext["latency"]["p99_ms"] / floor["latency"]["p99_ms"], 3)
-        if ext.get("latency") and floor.get("latency") and floor["latency"]["p99_ms"] else None,
+        if ext.get("latency") and floor.get("latency") and floor["latency"]["p99_ms"]
+        else None,
     }
 
 
@@ -359,8 +411,13 @@ def run_targets(args: argparse.Namespace) -> None:
     from benchlib.stamp import write_result
 
     seconds = 6.0
-    cases = [("floor", 24000, 1), ("extension", 24000, 1), ("extension", 16000, 1),
-             ("extension", 48000, 2), ("control", 24000, 1)]
+    cases = [
+        ("floor", 24000, 1),
+        ("extension", 24000, 1),
+        ("extension", 16000, 1),
+        ("extension", 48000, 2),
+        ("control", 24000, 1),
+    ]
     runs: list[dict[str, Any]] = []
     medians: list[dict[str, Any]] = []
     for fmt in args.formats.split(","):
@@ -373,27 +430,50 @@ def run_targets(args: argparse.Namespace) -> None:
                     if not run.get("failed"):
                         per_case[(mode, rate, channels)].append(run)
             for (mode, rate, channels), done in per_case.items():
+
                 def med(get):  # noqa: ANN001
                     return _median([get(r) for r in done])
-                medians.append({
-                    "mode": mode, "format": fmt, "n": n, "rate": rate, "channels": channels, "runs": len(done),
-                    "cpu_ms_per_audio_s": med(lambda r: r["cpu_ms_per_audio_s"]),
-                    "loop_total_ms_per_session_audio_s": med(lambda r: r["loop_busy_total_ms_per_session_audio_s"]),
-                    "loop_own_ms_per_session_audio_s": med(lambda r: r["loop_busy_ms_per_session_audio_s"].get(
-                        "avatar", r["loop_busy_ms_per_session_audio_s"].get("sdk"))),
-                    "p50_ms": med(lambda r: (r.get("latency") or {}).get("p50_ms")),
-                    "p99_ms": med(lambda r: (r.get("latency") or {}).get("p99_ms")),
-                    "max_hold_ms": med(lambda r: r["max_hold_ms"]),
-                    "max_hold_ms_worst": max((r["max_hold_ms"] for r in done), default=None),
-                    "keeps_real_time": [r.get("keeps_real_time") for r in done],
-                })
+
+                medians.append(
+                    {
+                        "mode": mode,
+                        "format": fmt,
+                        "n": n,
+                        "rate": rate,
+                        "channels": channels,
+                        "runs": len(done),
+                        "cpu_ms_per_audio_s": med(lambda r: r["cpu_ms_per_audio_s"]),
+                        "loop_total_ms_per_session_audio_s": med(
+                            lambda r: r["loop_busy_total_ms_per_session_audio_s"]
+                        ),
+                        "loop_own_ms_per_session_audio_s": med(
+                            lambda r: r["loop_busy_ms_per_session_audio_s"].get(
+                                "avatar", r["loop_busy_ms_per_session_audio_s"].get("sdk")
+                            )
+                        ),
+                        "p50_ms": med(lambda r: (r.get("latency") or {}).get("p50_ms")),
+                        "p99_ms": med(lambda r: (r.get("latency") or {}).get("p99_ms")),
+                        "max_hold_ms": med(lambda r: r["max_hold_ms"]),
+                        "max_hold_ms_worst": max((r["max_hold_ms"] for r in done), default=None),
+                        "keeps_real_time": [r.get("keeps_real_time") for r in done],
+                    }
+                )
                 print(json.dumps(medians[-1]), flush=True)
     path = write_result("bench_scale_targets", {"medians": medians, "runs": runs})
     print(f"wrote {path.relative_to(REPO)}")
 
 
-def spec(mode: str, n: int, fmt: str, rate: int = 24000, channels: int = 1, seconds: float = 10.0) -> dict[str, Any]:
-    return {"mode": mode, "n": n, "format": fmt, "rate": rate, "channels": channels, "seconds": seconds}
+def spec(
+    mode: str, n: int, fmt: str, rate: int = 24000, channels: int = 1, seconds: float = 10.0
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "n": n,
+        "format": fmt,
+        "rate": rate,
+        "channels": channels,
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -402,21 +482,35 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--ladder", default=None, help="session counts, e.g. 1,10,50,100,150")
     parser.add_argument("--formats", default="pcm_s16le,ogg_opus")
-    parser.add_argument("--targets", action="store_true",
-                        help="instead: medians of --repeats runs at --targets-n sessions, for the target table")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="instead: medians of --repeats runs at --targets-n sessions, for the target table",
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--targets-n", default="50", help="session counts for --targets, e.g. 10,50")
-    parser.add_argument("--profile", type=int, metavar="N",
-                        help="instead: profile the extension loop with pyinstrument at N sessions (per format)")
+    parser.add_argument(
+        "--targets-n", default="50", help="session counts for --targets, e.g. 10,50"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead: profile the extension loop with pyinstrument at N sessions (per format)",
+    )
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker)
         return
     if args.profile:
         for fmt in args.formats.split(","):
-            run = run_in_subprocess({**spec("extension", args.profile, fmt, seconds=6.0), "profile": True})
-            print(f"{fmt}: loop profile in benchmarks/results/profile_loop_{fmt}_24k1_n{args.profile}.txt"
-                  if not run.get("failed") else run)
+            run = run_in_subprocess(
+                {**spec("extension", args.profile, fmt, seconds=6.0), "profile": True}
+            )
+            print(
+                f"{fmt}: loop profile in benchmarks/results/profile_loop_{fmt}_24k1_n{args.profile}.txt"
+                if not run.get("failed")
+                else run
+            )
         return
     from benchlib.report import print_scale_table
     from benchlib.stamp import write_result
@@ -425,7 +519,10 @@ def main() -> None:
         run_targets(args)
         return
     seconds = 4.0 if args.quick else 8.0
-    ladder = [int(x) for x in (args.ladder or ("1,20" if args.quick else "1,10,50,100,150,200")).split(",")]
+    ladder = [
+        int(x)
+        for x in (args.ladder or ("1,20" if args.quick else "1,10,50,100,150,200")).split(",")
+    ]
     conversion_n = ladder[:2] if args.quick else [1, 50]
     runs: list[dict[str, Any]] = []
     for fmt in args.formats.split(","):
@@ -435,7 +532,9 @@ def main() -> None:
             control = run_in_subprocess(spec("control", n, fmt, seconds=seconds))
             add_ratios(ext, floor, control)
             runs += [floor, ext, control]
-            print_scale_table([floor, ext, control], header=(n == ladder[0] and fmt == args.formats.split(",")[0]))
+            print_scale_table(
+                [floor, ext, control], header=(n == ladder[0] and fmt == args.formats.split(",")[0])
+            )
             if not ext.get("keeps_real_time", False) and not floor.get("keeps_real_time", False):
                 break
             if not ext.get("keeps_real_time", False):

@@ -31,9 +31,13 @@ async def prefetch(props: dict[str, Any]) -> bool:
     import spatius
 
     result = await spatius.prewarm(
-        app_id=props["params"]["spatius_app_id"], api_key=props["params"]["spatius_api_key"],
-        console_endpoint_url=props["console_endpoint_url"], ingress_endpoint_url=props["ingress_endpoint_url"],
-        warm_tls=False, prefetch_session_token=True)
+        app_id=props["params"]["spatius_app_id"],
+        api_key=props["params"]["spatius_api_key"],
+        console_endpoint_url=props["console_endpoint_url"],
+        ingress_endpoint_url=props["ingress_endpoint_url"],
+        warm_tls=False,
+        prefetch_session_token=True,
+    )
     return bool(result.session_token_prefetched)
 
 
@@ -49,22 +53,36 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
     before = emulator.stats()
     graph = {
         "nodes": [
-            {"type": "extension", "name": "avatar-0", "addon": g.AVATAR_ADDON,
-             "property": g.avatar_property(emulator.properties, 0, "pcm_s16le")},
+            {
+                "type": "extension",
+                "name": "avatar-0",
+                "addon": g.AVATAR_ADDON,
+                "property": g.avatar_property(emulator.properties, 0, "pcm_s16le"),
+            },
             {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
             the_tester_node(),
         ],
-        "connections": [{"extension": "avatar-0", "data": [{"name": "metrics", "dest": [{"extension": "sink"}]}]}],
+        "connections": [
+            {
+                "extension": "avatar-0",
+                "data": [{"name": "metrics", "dest": [{"extension": "sink"}]}],
+            }
+        ],
     }
 
     def connected(records: Any) -> bool:
-        return any(m.name == "metrics" and "connect_ms" in m.properties.get("metrics", {})
-                   for m in records.node("sink").received)
+        return any(
+            m.name == "metrics" and "connect_ms" in m.properties.get("metrics", {})
+            for m in records.node("sink").received
+        )
 
     outcome = g.run_graph_until(graph, connected, timeout_s=30)
     after = emulator.stats()
-    metrics = next(m.properties["metrics"] for m in registry.node("sink").received
-                   if m.name == "metrics" and "connect_ms" in m.properties.get("metrics", {}))
+    metrics = next(
+        m.properties["metrics"]
+        for m in registry.node("sink").received
+        if m.name == "metrics" and "connect_ms" in m.properties.get("metrics", {})
+    )
     conn = after["connections"][-1]
     return {
         "ok": outcome.error is None and outcome.satisfied,
@@ -90,16 +108,23 @@ async def sdk_start(emulator: Any, index: int, prefetched: bool) -> dict[str, An
     await session.start()
     confirmed = time.perf_counter()
     await session.close()
-    return {"connect_ms": round((confirmed - started) * 1000, 2), "init_ms": round((init_done - started) * 1000, 2),
-            "token_requests": emulator.stats()["token_requests"] - before}
+    return {
+        "connect_ms": round((confirmed - started) * 1000, 2),
+        "init_ms": round((init_done - started) * 1000, 2),
+        "token_requests": emulator.stats()["token_requests"] - before,
+    }
 
 
 def summary(values: list[float]) -> dict[str, float]:
     import numpy as np
 
     data = np.array(values)
-    return {"median_ms": round(float(np.median(data)), 2), "p90_ms": round(float(np.percentile(data, 90)), 2),
-            "min_ms": round(float(data.min()), 2), "runs": len(values)}
+    return {
+        "median_ms": round(float(np.median(data)), 2),
+        "p90_ms": round(float(np.percentile(data, 90)), 2),
+        "min_ms": round(float(data.min()), 2),
+        "runs": len(values),
+    }
 
 
 def main() -> None:
@@ -124,18 +149,35 @@ def main() -> None:
                 ext[kind].append(extension_start(emulator, kind == "prefetched"))
                 sdk[kind].append(asyncio.run(sdk_start(emulator, i, kind == "prefetched")))
     result = {
-        "extension": {k: {"connect_ms": summary([r["connect_ms"] for r in v]),
-                          "emulator_open_to_confirm_ms": summary([r["emulator_open_to_confirm_ms"] for r in v]),
-                          "token_requests_per_start": sum(r["token_requests"] for r in v) / len(v),
-                          "all_ok": all(r["ok"] for r in v)} for k, v in ext.items()},
-        "sdk": {k: {"connect_ms": summary([r["connect_ms"] for r in v]), "init_ms": summary([r["init_ms"] for r in v]),
-                    "token_requests_per_start": sum(r["token_requests"] for r in v) / len(v)} for k, v in sdk.items()},
+        "extension": {
+            k: {
+                "connect_ms": summary([r["connect_ms"] for r in v]),
+                "emulator_open_to_confirm_ms": summary(
+                    [r["emulator_open_to_confirm_ms"] for r in v]
+                ),
+                "token_requests_per_start": sum(r["token_requests"] for r in v) / len(v),
+                "all_ok": all(r["ok"] for r in v),
+            }
+            for k, v in ext.items()
+        },
+        "sdk": {
+            k: {
+                "connect_ms": summary([r["connect_ms"] for r in v]),
+                "init_ms": summary([r["init_ms"] for r in v]),
+                "token_requests_per_start": sum(r["token_requests"] for r in v) / len(v),
+            }
+            for k, v in sdk.items()
+        },
     }
-    print(f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} {'token req/start (cold, pref.)':>30}")
+    print(
+        f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} {'token req/start (cold, pref.)':>30}"
+    )
     for level, key in (("extension connect_ms", "extension"), ("SDK init+start", "sdk")):
         cold, pref = result[key]["cold"], result[key]["prefetched"]
-        print(f"{level:>22} {cold['connect_ms']['median_ms']:>15} {pref['connect_ms']['median_ms']:>21} "
-              f"{cold['token_requests_per_start']:>14} {pref['token_requests_per_start']:>15}")
+        print(
+            f"{level:>22} {cold['connect_ms']['median_ms']:>15} {pref['connect_ms']['median_ms']:>21} "
+            f"{cold['token_requests_per_start']:>14} {pref['token_requests_per_start']:>15}"
+        )
     path = write_result("bench_start_quick" if args.quick else "bench_start", result)
     print(f"wrote {path.relative_to(REPO)}")
 

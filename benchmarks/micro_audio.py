@@ -99,7 +99,10 @@ async def bench_opus() -> None:
     sdk_ns = []
     for _ in range(3):
         sdk = OggOpusStreamEncoder(
-            sample_rate=OUT_RATE, bitrate=0, frame_duration_ms=20, application="voip",
+            sample_rate=OUT_RATE,
+            bitrate=0,
+            frame_duration_ms=20,
+            application="voip",
             collect_encoded_output=False,
         )
         for frame in data:

@@ -36,10 +36,17 @@ FRAME_BYTES = RATE // 50 * 2  # what a TTS sends: 20 ms
 def encode(pcm: bytes, complexity: int, frame_ms: int) -> tuple[bytes, float]:
     import opuslib_next as opuslib
 
-    encoder = _StreamEncoder(sample_rate=RATE, bitrate=0, frame_duration_ms=frame_ms, application="voip",
-                             collect_encoded_output=False)
+    encoder = _StreamEncoder(
+        sample_rate=RATE,
+        bitrate=0,
+        frame_duration_ms=frame_ms,
+        application="voip",
+        collect_encoded_output=False,
+    )
     # The SDK sets complexity 10 on its libopus encoder; set the one under test after it.
-    opuslib.api.encoder.encoder_ctl(encoder._encoder.encoder_state, opuslib.api.ctl.set_complexity, complexity)
+    opuslib.api.encoder.encoder_ctl(
+        encoder._encoder.encoder_state, opuslib.api.ctl.set_complexity, complexity
+    )
     out = bytearray()
     started = time.thread_time()
     for i in range(0, len(pcm), FRAME_BYTES):
@@ -53,11 +60,15 @@ def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     ref, dec = reference[:n].astype(np.float64), decoded[:n].astype(np.float64)
     # The decoder's output is the input delayed by the codec's look-ahead minus the pre-skip:
     # align on the best lag within 5 ms before comparing.
-    best = max(range(-120, 121), key=lambda lag: float(np.dot(ref[max(0, lag): n + min(0, lag)],
-                                                               dec[max(0, -lag): n - max(0, lag)])))
-    ref, dec = ref[max(0, best): n + min(0, best)], dec[max(0, -best): n - max(0, best)]
+    best = max(
+        range(-120, 121),
+        key=lambda lag: float(
+            np.dot(ref[max(0, lag) : n + min(0, lag)], dec[max(0, -lag) : n - max(0, lag)])
+        ),
+    )
+    ref, dec = ref[max(0, best) : n + min(0, best)], dec[max(0, -best) : n - max(0, best)]
     noise = np.sum((ref - dec) ** 2)
-    return float(10 * np.log10(np.sum(ref ** 2) / max(noise, 1e-9)))
+    return float(10 * np.log10(np.sum(ref**2) / max(noise, 1e-9)))
 
 
 def main() -> int:
@@ -73,18 +84,24 @@ def main() -> int:
             runs = [encode(pcm, complexity, frame_ms) for _ in range(args.repeats)]
             stream = runs[0][0]
             decoded = decode_ogg_opus(stream, RATE)
-            rows.append({
-                "frame_ms": frame_ms,
-                "complexity": complexity,
-                "cpu_ms_per_audio_s": round(statistics.median(r[1] for r in runs) / seconds * 1000, 2),
-                "kbit_per_s": round(len(stream) * 8 / seconds / 1000, 1),
-                "snr_db": round(snr_db(reference, decoded), 1),
-                "samples_out_equal_in": len(decoded) == len(reference),
-                "frame_delay_ms": frame_ms,
-            })
+            rows.append(
+                {
+                    "frame_ms": frame_ms,
+                    "complexity": complexity,
+                    "cpu_ms_per_audio_s": round(
+                        statistics.median(r[1] for r in runs) / seconds * 1000, 2
+                    ),
+                    "kbit_per_s": round(len(stream) * 8 / seconds / 1000, 1),
+                    "snr_db": round(snr_db(reference, decoded), 1),
+                    "samples_out_equal_in": len(decoded) == len(reference),
+                    "frame_delay_ms": frame_ms,
+                }
+            )
             r = rows[-1]
-            print(f"frame {frame_ms:2d} ms  complexity {complexity:2d}: {r['cpu_ms_per_audio_s']:6.2f} ms CPU per audio s, "
-                  f"{r['kbit_per_s']:5.1f} kbit/s, SNR {r['snr_db']:5.1f} dB, length exact: {r['samples_out_equal_in']}")
+            print(
+                f"frame {frame_ms:2d} ms  complexity {complexity:2d}: {r['cpu_ms_per_audio_s']:6.2f} ms CPU per audio s, "
+                f"{r['kbit_per_s']:5.1f} kbit/s, SNR {r['snr_db']:5.1f} dB, length exact: {r['samples_out_equal_in']}"
+            )
     result = {
         "benchmark": "opus_settings",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

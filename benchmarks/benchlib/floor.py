@@ -26,7 +26,9 @@ class FloorSession:
     error: str | None = None
 
 
-def new_floor_session(properties: dict[str, Any], index: int, audio_format: str, sample_rate: int = 24000) -> Any:
+def new_floor_session(
+    properties: dict[str, Any], index: int, audio_format: str, sample_rate: int = 24000
+) -> Any:
     params = properties["params"]
     uid = 2000 + index
     channel = f"bench-{index}"
@@ -50,8 +52,14 @@ def new_floor_session(properties: dict[str, Any], index: int, audio_format: str,
     )
 
 
-async def stream_floor_session(session: Any, record: FloorSession, frames: list[bytes], start_at: float,
-                               frame_s: float, pace: float = 1.0) -> None:
+async def stream_floor_session(
+    session: Any,
+    record: FloorSession,
+    frames: list[bytes],
+    start_at: float,
+    frame_s: float,
+    pace: float = 1.0,
+) -> None:
     """Opens the session, then from `start_at` (perf_counter) sends one frame per slot."""
     try:
         await session.init()

@@ -53,36 +53,58 @@ class NullSinkAddon(Addon):
         ten_env.on_create_instance_done(NullSink(name), context)
 
 
-def avatar_property(emulator_properties: dict[str, Any], index: int, audio_format: str,
-                    sample_rate: int = 24000) -> dict[str, Any]:
+def avatar_property(
+    emulator_properties: dict[str, Any], index: int, audio_format: str, sample_rate: int = 24000
+) -> dict[str, Any]:
     props = copy.deepcopy(emulator_properties)
-    props["params"].update({
-        "spatius_avatar_id": f"avatar-{index}",  # the emulator runs with --any-avatar
-        "agora_channel": f"bench-{index}",
-        "agora_uid": str(2000 + index),
-        "audio_format": audio_format,
-        "sample_rate": sample_rate,
-    })
+    props["params"].update(
+        {
+            "spatius_avatar_id": f"avatar-{index}",  # the emulator runs with --any-avatar
+            "agora_channel": f"bench-{index}",
+            "agora_uid": str(2000 + index),
+            "audio_format": audio_format,
+            "sample_rate": sample_rate,
+        }
+    )
     props["telemetry"] = "off"
     return props
 
 
-def pairs_graph(n: int, tts_script: Callable[[int], dict[str, Any]], receiver: Callable[[int], tuple[str, dict[str, Any]]],
-                extra_nodes: list[dict[str, Any]] | None = None, extra_connections: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def pairs_graph(
+    n: int,
+    tts_script: Callable[[int], dict[str, Any]],
+    receiver: Callable[[int], tuple[str, dict[str, Any]]],
+    extra_nodes: list[dict[str, Any]] | None = None,
+    extra_connections: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """tts-i -> avatar-i for i in range(n); `receiver(i)` gives the receiving node's addon and property."""
     nodes: list[dict[str, Any]] = []
     connections: list[dict[str, Any]] = []
     for i in range(n):
         addon, prop = receiver(i)
-        nodes.append({"type": "extension", "name": f"tts-{i}", "addon": "fake_tts", "property": tts_script(i)})
+        nodes.append(
+            {
+                "type": "extension",
+                "name": f"tts-{i}",
+                "addon": "fake_tts",
+                "property": tts_script(i),
+            }
+        )
         nodes.append({"type": "extension", "name": f"avatar-{i}", "addon": addon, "property": prop})
-        connections.append({
-            "extension": f"tts-{i}",
-            "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": f"avatar-{i}"}]}],
-            "data": [{"name": n_, "dest": [{"extension": f"avatar-{i}"}]} for n_ in ("tts_audio_start", "tts_audio_end")],
-        })
-    return {"nodes": nodes + (extra_nodes or []) + [the_tester_node()],
-            "connections": connections + (extra_connections or [])}
+        connections.append(
+            {
+                "extension": f"tts-{i}",
+                "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": f"avatar-{i}"}]}],
+                "data": [
+                    {"name": n_, "dest": [{"extension": f"avatar-{i}"}]}
+                    for n_ in ("tts_audio_start", "tts_audio_end")
+                ],
+            }
+        )
+    return {
+        "nodes": nodes + (extra_nodes or []) + [the_tester_node()],
+        "connections": connections + (extra_connections or []),
+    }
 
 
 class _FlagTester(AsyncExtensionTester):
@@ -103,7 +125,9 @@ class _FlagTester(AsyncExtensionTester):
         ten_env.stop_test()
 
 
-def run_until_flag(graph: dict[str, Any], done: threading.Event, timeout_s: float) -> TenError | None:
+def run_until_flag(
+    graph: dict[str, Any], done: threading.Event, timeout_s: float
+) -> TenError | None:
     """Runs the graph until `done` is set (by any thread), then stops it; returns run()'s error."""
     check_tester_node(graph)
     registry.reset()
@@ -115,8 +139,9 @@ def run_until_flag(graph: dict[str, Any], done: threading.Event, timeout_s: floa
 
 def tts_done(n: int) -> bool:
     nodes = registry.nodes()
-    return all("script_done" in nodes[f"tts-{i}"].events for i in range(n) if f"tts-{i}" in nodes) and \
-        all(f"tts-{i}" in nodes for i in range(n))
+    return all(
+        "script_done" in nodes[f"tts-{i}"].events for i in range(n) if f"tts-{i}" in nodes
+    ) and all(f"tts-{i}" in nodes for i in range(n))
 
 
 def classify_graph_callback(callback: Any) -> str:
@@ -131,7 +156,13 @@ def classify_graph_callback(callback: Any) -> str:
         if code is not None and code.co_name == "_guarded" and frame is not None:
             host = frame.f_locals.get("self")
             name = getattr(host, "name", "")
-            return "tts" if name.startswith("tts") else "avatar" if name.startswith("avatar") else "other"
+            return (
+                "tts"
+                if name.startswith("tts")
+                else "avatar"
+                if name.startswith("avatar")
+                else "other"
+            )
         filename = code.co_filename if code is not None else ""
         return _by_file(filename)
     if owner is not None:
@@ -156,7 +187,12 @@ def classify_graph_callback(callback: Any) -> str:
 
 
 def _by_file(filename: str) -> str:
-    if "spatius_avatar_python" in filename or "/spatius/" in filename or "websockets" in filename or "aiohttp" in filename:
+    if (
+        "spatius_avatar_python" in filename
+        or "/spatius/" in filename
+        or "websockets" in filename
+        or "aiohttp" in filename
+    ):
         return "avatar"
     if "fake_graph" in filename:
         return "tts"
@@ -219,34 +255,66 @@ class BargerAddon(Addon):
         ten_env.on_create_instance_done(Barger(name), context)
 
 
-def conversation_graph(tts_property: dict[str, Any], avatar_prop: dict[str, Any], plan: list[list[int]]) -> dict[str, Any]:
+def conversation_graph(
+    tts_property: dict[str, Any], avatar_prop: dict[str, Any], plan: list[list[int]]
+) -> dict[str, Any]:
     """tts -> avatar, barger --flush--> avatar, and the avatar passes the flush on to the TTS
     (which then ends its current utterance, as a TTS does after a barge-in)."""
     return {
         "nodes": [
             {"type": "extension", "name": "tts-0", "addon": "fake_tts", "property": tts_property},
-            {"type": "extension", "name": "avatar-0", "addon": AVATAR_ADDON, "property": avatar_prop},
-            {"type": "extension", "name": "barger", "addon": BARGER_ADDON, "property": {"tts": "tts-0", "plan": plan}},
+            {
+                "type": "extension",
+                "name": "avatar-0",
+                "addon": AVATAR_ADDON,
+                "property": avatar_prop,
+            },
+            {
+                "type": "extension",
+                "name": "barger",
+                "addon": BARGER_ADDON,
+                "property": {"tts": "tts-0", "plan": plan},
+            },
             {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
             the_tester_node(),  # the tester only polls a flag: nothing routed to it
         ],
         "connections": [
-            {"extension": "tts-0",
-             "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar-0"}]}],
-             "data": [{"name": n, "dest": [{"extension": "avatar-0"}]} for n in ("tts_audio_start", "tts_audio_end")]},
-            {"extension": "barger", "cmd": [{"name": "flush", "dest": [{"extension": "avatar-0"}]}]},
-            {"extension": "avatar-0",
-             "cmd": [{"name": "flush", "dest": [{"extension": "tts-0"}]}],
-             "data": [{"name": n, "dest": [{"extension": "sink"}]} for n in ("metrics", "error")]},
+            {
+                "extension": "tts-0",
+                "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar-0"}]}],
+                "data": [
+                    {"name": n, "dest": [{"extension": "avatar-0"}]}
+                    for n in ("tts_audio_start", "tts_audio_end")
+                ],
+            },
+            {
+                "extension": "barger",
+                "cmd": [{"name": "flush", "dest": [{"extension": "avatar-0"}]}],
+            },
+            {
+                "extension": "avatar-0",
+                "cmd": [{"name": "flush", "dest": [{"extension": "tts-0"}]}],
+                "data": [
+                    {"name": n, "dest": [{"extension": "sink"}]} for n in ("metrics", "error")
+                ],
+            },
         ],
     }
 
 
-def stale_audio_s(request: dict[str, Any], utterance: int, flush_sent_at: float, tts: str = "tts-0",
-                  rate: int = 24000, channels: int = 1) -> float:
+def stale_audio_s(
+    request: dict[str, Any],
+    utterance: int,
+    flush_sent_at: float,
+    tts: str = "tts-0",
+    rate: int = 24000,
+    channels: int = 1,
+) -> float:
     """Audio of an interrupted turn that reached the emulator beyond what the TTS had sent
     before the flush (frames sent before it may still be forwarded; later ones are stale)."""
     frames = registry.node(tts).sent_frames
-    before = sum(f.nbytes for f in frames if f.utterance == utterance and f.sent_at < flush_sent_at)  # small runs
+    before = sum(
+        f.nbytes for f in frames if f.utterance == utterance and f.sent_at < flush_sent_at
+    )  # small runs
     excess = request["duration_s"] - before / (2 * rate * channels)
     return excess if excess > 1e-6 else 0.0

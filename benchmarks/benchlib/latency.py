@@ -29,12 +29,17 @@ def check_clocks() -> dict[str, Any]:
     for _ in range(5):
         a, b = time.perf_counter(), time.monotonic()
         deltas.append(abs(a - b))
-    return {"perf_counter": perf, "monotonic": mono, "max_offset_s": max(deltas),
-            "comparable": perf == mono and "MONOTONIC" in perf and max(deltas) < 1e-3}
+    return {
+        "perf_counter": perf,
+        "monotonic": mono,
+        "max_offset_s": max(deltas),
+        "comparable": perf == mono and "MONOTONIC" in perf and max(deltas) < 1e-3,
+    }
 
 
-def frame_latencies(sent_at: np.ndarray, cum_out_s: np.ndarray, chunks: list[list[float]],
-                    opus: bool) -> tuple[np.ndarray, np.ndarray]:
+def frame_latencies(
+    sent_at: np.ndarray, cum_out_s: np.ndarray, chunks: list[list[float]], opus: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """sent_at[k] (perf_counter s), cum_out_s[k] (audio made by frames 0..k, seconds) and the
     emulator's chunks [[arrived_s, nbytes, duration_s], ...] of the request -> (latency per
     frame in seconds, NaN where the audio never arrived; mask of the frames counted).

@@ -85,8 +85,13 @@ class LoopMeter:
 
     def snapshot(self) -> LoopSnapshot:
         with self._lock:
-            snap = LoopSnapshot(time.perf_counter(), dict(self._busy), self._callbacks,
-                                self._max, self._max_category)
+            snap = LoopSnapshot(
+                time.perf_counter(),
+                dict(self._busy),
+                self._callbacks,
+                self._max,
+                self._max_category,
+            )
             self._max, self._max_category = 0.0, ""
         return snap
 

@@ -54,7 +54,15 @@ class Sampler:
                 loop_cpu = time.clock_gettime(time.pthread_getcpuclockid(self.loop_thread_id))
             except (OSError, ProcessLookupError):
                 loop_cpu = self.samples[-1].loop_thread_cpu_s if self.samples else 0.0
-        self.samples.append(Sample(time.perf_counter(), time.process_time(), loop_cpu, rss_mb(), threading.active_count()))
+        self.samples.append(
+            Sample(
+                time.perf_counter(),
+                time.process_time(),
+                loop_cpu,
+                rss_mb(),
+                threading.active_count(),
+            )
+        )
         if self.meter is not None:
             self.loop_snapshots.append(self.meter.snapshot())
 
@@ -65,4 +73,6 @@ class Sampler:
     def window(self, start: float, end: float) -> tuple[Sample, Sample]:
         before = [s for s in self.samples if s.at <= start]
         inside = [s for s in self.samples if s.at <= end]
-        return (before[-1] if before else self.samples[0]), (inside[-1] if inside else self.samples[-1])
+        return (before[-1] if before else self.samples[0]), (
+            inside[-1] if inside else self.samples[-1]
+        )

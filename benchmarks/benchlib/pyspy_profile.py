@@ -29,7 +29,10 @@ SELF_RULES: list[tuple[str, Callable[[str], bool]]] = [
     # and, for TEN (built with symbols), C frames by source file ("msg.c:427").
     ("TEN runtime native (C)", lambda f: _c_frame(f) and "callproc.c" not in f),
     ("libopus (encoding)", lambda f: "libopus" in f),
-    ("opuslib_next + ctypes (libopus calls)", lambda f: _file(f).startswith(("opuslib_next/", "ctypes/")) or "callproc.c" in f),
+    (
+        "opuslib_next + ctypes (libopus calls)",
+        lambda f: _file(f).startswith(("opuslib_next/", "ctypes/")) or "callproc.c" in f,
+    ),
     ("SDK Ogg writer (spatius/audio_encoder.py)", lambda f: _file(f) == "spatius/audio_encoder.py"),
     ("our opus.py", lambda f: _file(f).endswith("spatius_avatar_python/opus.py")),
     ("websockets", lambda f: _file(f).startswith("websockets/")),
@@ -37,15 +40,32 @@ SELF_RULES: list[tuple[str, Callable[[str], bool]]] = [
     ("spatius SDK", lambda f: _file(f).startswith("spatius/")),
     ("our streamer.py", lambda f: _file(f).endswith("spatius_avatar_python/streamer.py")),
     ("our audio.py (conditioner)", lambda f: _file(f).endswith("spatius_avatar_python/audio.py")),
-    ("our pipeline.py + turns.py", lambda f: _file(f).endswith(("spatius_avatar_python/pipeline.py", "spatius_avatar_python/turns.py"))),
-    ("our tts_messages.py (metadata parse)", lambda f: _file(f).endswith("spatius_avatar_python/tts_messages.py")),
+    (
+        "our pipeline.py + turns.py",
+        lambda f: _file(f).endswith(
+            ("spatius_avatar_python/pipeline.py", "spatius_avatar_python/turns.py")
+        ),
+    ),
+    (
+        "our tts_messages.py (metadata parse)",
+        lambda f: _file(f).endswith("spatius_avatar_python/tts_messages.py"),
+    ),
     ("our extension.py", lambda f: _file(f) == "spatius_avatar_python/extension.py"),
     ("fake TTS (feeder)", lambda f: _file(f).startswith("fake_graph/")),
     ("runtime Python binding (ten_runtime/*.py)", lambda f: _file(f).startswith("ten_runtime/")),
-    ("benchmark meter / sampler", lambda f: _file(f).startswith("benchlib/") or "bench_real_runtime.py" in f),
+    (
+        "benchmark meter / sampler",
+        lambda f: _file(f).startswith("benchlib/") or "bench_real_runtime.py" in f,
+    ),
     ("json", lambda f: _file(f).startswith("json/")),
-    ("asyncio + selectors", lambda f: _file(f).startswith("asyncio/") or _file(f) == "selectors.py"),
-    ("concurrent.futures / threading", lambda f: _file(f).startswith("concurrent/") or _file(f) == "threading.py"),
+    (
+        "asyncio + selectors",
+        lambda f: _file(f).startswith("asyncio/") or _file(f) == "selectors.py",
+    ),
+    (
+        "concurrent.futures / threading",
+        lambda f: _file(f).startswith("concurrent/") or _file(f) == "threading.py",
+    ),
     ("other Python", lambda f: _file(f).endswith(".py")),
 ]
 
@@ -61,34 +81,81 @@ def _c_frame(frame: str) -> bool:
 
 # Inclusive time of functions (a sample counts if the frame is anywhere on its stack).
 INCLUSIVE: list[tuple[str, Callable[[str], bool]]] = [
-    ("runtime handler task _wrapper_on_audio_frame (avatar + do-nothing)", lambda f: f.startswith("_wrapper_on_audio_frame ")),
-    ("our on_audio_frame (extension.py)", lambda f: f.startswith("on_audio_frame ") and _file(f) == "spatius_avatar_python/extension.py"),
-    ("  _frame_metadata (get_property_to_json + compare)", lambda f: f.startswith("_frame_metadata ")),
-    ("  AudioFrame.get_property_to_json (TEN C)", lambda f: f.startswith("ten_py_msg_get_property_to_json ")),
-    ("  read_frame_metadata (parse: the fake TTS's metadata changes every frame)", lambda f: f.startswith("read_frame_metadata ")),
+    (
+        "runtime handler task _wrapper_on_audio_frame (avatar + do-nothing)",
+        lambda f: f.startswith("_wrapper_on_audio_frame "),
+    ),
+    (
+        "our on_audio_frame (extension.py)",
+        lambda f: (
+            f.startswith("on_audio_frame ") and _file(f) == "spatius_avatar_python/extension.py"
+        ),
+    ),
+    (
+        "  _frame_metadata (get_property_to_json + compare)",
+        lambda f: f.startswith("_frame_metadata "),
+    ),
+    (
+        "  AudioFrame.get_property_to_json (TEN C)",
+        lambda f: f.startswith("ten_py_msg_get_property_to_json "),
+    ),
+    (
+        "  read_frame_metadata (parse: the fake TTS's metadata changes every frame)",
+        lambda f: f.startswith("read_frame_metadata "),
+    ),
     ("  AudioFrame.get_buf (TEN C)", lambda f: "get_buf" in f and _c_frame(f)),
     ("  check_frame_format", lambda f: f.startswith("check_frame_format ")),
     ("  SpeechPipeline.on_frame", lambda f: f.startswith("on_frame ") and "pipeline.py" in f),
     ("    TurnGate.on_frame", lambda f: f.startswith("on_frame ") and "turns.py" in f),
     ("    AudioConditioner.process", lambda f: f.startswith("process ") and "audio.py" in f),
     ("    AvatarStreamer.push_audio", lambda f: f.startswith("push_audio ")),
-    ("streamer owner task _run (streamer.py)", lambda f: f.startswith("_run ") and "streamer.py" in f),
+    (
+        "streamer owner task _run (streamer.py)",
+        lambda f: f.startswith("_run ") and "streamer.py" in f,
+    ),
     ("  _send_next", lambda f: f.startswith("_send_next ")),
-    ("  OggOpusRequestEncoder.encode (submit + await)", lambda f: f.startswith("encode ") and "opus.py" in f),
+    (
+        "  OggOpusRequestEncoder.encode (submit + await)",
+        lambda f: f.startswith("encode ") and "opus.py" in f,
+    ),
     ("  loop.run_in_executor", lambda f: f.startswith("run_in_executor ")),
-    ("  AvatarSession.send_audio (SDK)", lambda f: f.startswith("send_audio ") and _file(f).startswith("spatius/")),
-    ("    websockets send", lambda f: f.startswith(("send ", "send_data ")) and _file(f).startswith("websockets/")),
-    ("    transport write (socket send)", lambda f: f.startswith("write ") and "selector_events.py" in f),
+    (
+        "  AvatarSession.send_audio (SDK)",
+        lambda f: f.startswith("send_audio ") and _file(f).startswith("spatius/"),
+    ),
+    (
+        "    websockets send",
+        lambda f: f.startswith(("send ", "send_data ")) and _file(f).startswith("websockets/"),
+    ),
+    (
+        "    transport write (socket send)",
+        lambda f: f.startswith("write ") and "selector_events.py" in f,
+    ),
     ("opus worker _encode_now", lambda f: f.startswith("_encode_now ")),
     ("  libopus (native)", lambda f: "libopus" in f),
-    ("  opuslib_next encode (ctypes call, GIL release/reacquire)", lambda f: f.startswith("encode ") and _file(f).startswith("opuslib_next/")),
-    ("  Ogg page writing (SDK encoder, Python)", lambda f: _file(f) == "spatius/audio_encoder.py" and not f.startswith("encode ")),
+    (
+        "  opuslib_next encode (ctypes call, GIL release/reacquire)",
+        lambda f: f.startswith("encode ") and _file(f).startswith("opuslib_next/"),
+    ),
+    (
+        "  Ogg page writing (SDK encoder, Python)",
+        lambda f: _file(f) == "spatius/audio_encoder.py" and not f.startswith("encode "),
+    ),
     ("fake TTS _send_frame (feeder)", lambda f: f.startswith("_send_frame ")),
     ("  AsyncTenEnv.send_audio_frame", lambda f: f.startswith("send_audio_frame ")),
-    ("runtime thread: _proxy_on_audio_frame (hand-off to the loop)", lambda f: f.startswith("_proxy_on_audio_frame ")),
-    ("asyncio run_coroutine_threadsafe callback (task creation)", lambda f: f.startswith("callback ") and "asyncio/tasks.py" in f),
+    (
+        "runtime thread: _proxy_on_audio_frame (hand-off to the loop)",
+        lambda f: f.startswith("_proxy_on_audio_frame "),
+    ),
+    (
+        "asyncio run_coroutine_threadsafe callback (task creation)",
+        lambda f: f.startswith("callback ") and "asyncio/tasks.py" in f,
+    ),
     ("asyncio _read_from_self (self-pipe wake-up)", lambda f: f.startswith("_read_from_self ")),
-    ("asyncio select/epoll (active part)", lambda f: f.startswith("select ") and "selectors.py" in f),
+    (
+        "asyncio select/epoll (active part)",
+        lambda f: f.startswith("select ") and "selectors.py" in f,
+    ),
     ("benchmark LoopMeter._run wrapper", lambda f: f.startswith("_run ") and "loop_meter.py" in f),
 ]
 
@@ -154,7 +221,9 @@ def self_of(frames: list[str]) -> tuple[str, str]:
         for name, match in SELF_RULES:
             if match(frame):
                 label = _short(frame)
-                return name, label + (f" -> {leaf_native}" if leaf_native and leaf_native != label else "")
+                return name, label + (
+                    f" -> {leaf_native}" if leaf_native and leaf_native != label else ""
+                )
     return "CPython / libc (no Python caller)", leaf_native or "?"
 
 
@@ -224,14 +293,20 @@ def aggregate(raw: Path, rate: int, audio_seconds: float) -> dict[str, Any]:
         "loop_by_self_category": ms(selfs),
         "loop_top_frames": ms(leaf_frames)[:30],
         "opus_workers_by_self_category": ms(worker_self),
-        "inclusive": [(name, round(inclusive[name] * to_ms, 3), inclusive[name]) for name, _ in INCLUSIVE],
+        "inclusive": [
+            (name, round(inclusive[name] * to_ms, 3), inclusive[name]) for name, _ in INCLUSIVE
+        ],
     }
 
 
 def render(title: str, agg: dict[str, Any]) -> str:
-    out = [title, "",
-           f"{agg['samples']} samples at {agg['rate_hz']} Hz over {agg['audio_seconds']:.1f} session-audio s: "
-           f"{agg['sampled_cpu_ms_per_audio_s']:.2f} ms of sampled CPU per audio second (all Python threads).", ""]
+    out = [
+        title,
+        "",
+        f"{agg['samples']} samples at {agg['rate_hz']} Hz over {agg['audio_seconds']:.1f} session-audio s: "
+        f"{agg['sampled_cpu_ms_per_audio_s']:.2f} ms of sampled CPU per audio second (all Python threads).",
+        "",
+    ]
 
     def block(name: str, rows: list[tuple[str, float, int]], indent: str = "  ") -> None:
         out.append(name)
@@ -243,14 +318,22 @@ def render(title: str, agg: dict[str, Any]) -> str:
     block("Python loop thread, by context (who caused the work):", agg["loop_by_context"])
     for context, rows in agg["loop_context_self"].items():
         block(f"  {context}, by self category:", rows, indent="      ")
-    block("Python loop thread, by self category (deepest frame matching a rule):", agg["loop_by_self_category"])
+    block(
+        "Python loop thread, by self category (deepest frame matching a rule):",
+        agg["loop_by_self_category"],
+    )
     block("Python loop thread, top self frames:", agg["loop_top_frames"])
     block("Opus encoder threads, by self category:", agg["opus_workers_by_self_category"])
     block("Inclusive time of key functions (all threads):", agg["inclusive"])
     return "\n".join(out)
 
 
-def run_profiles(args: Any, run_pass: Callable[..., dict[str, Any]], spec: Callable[..., dict[str, Any]], out: Path) -> None:
+def run_profiles(
+    args: Any,
+    run_pass: Callable[..., dict[str, Any]],
+    spec: Callable[..., dict[str, Any]],
+    out: Path,
+) -> None:
     """For each format: an avatar pass at `args.profile` sessions with py-spy attached, and a
     do-nothing pass the same way (what the feeder and the runtime cost alone)."""
     import shutil
@@ -260,7 +343,9 @@ def run_profiles(args: Any, run_pass: Callable[..., dict[str, Any]], spec: Calla
 
     py_spy = args.py_spy
     if not py_spy or not Path(py_spy).exists() and not shutil.which(py_spy):
-        raise SystemExit("py-spy not found: `pip install py-spy` into this Python, or pass --py-spy PATH")
+        raise SystemExit(
+            "py-spy not found: `pip install py-spy` into this Python, or pass --py-spy PATH"
+        )
     n = args.profile
     rate = 200
     log_dir = Path(tempfile.mkdtemp(prefix="bench_real_runtime_profile_"))
@@ -270,27 +355,48 @@ def run_profiles(args: Any, run_pass: Callable[..., dict[str, Any]], spec: Calla
     for mode, fmt in [("null", "none")] + [("avatar", f) for f in args.formats.split(",")]:
         raw = log_dir / f"{mode}_{fmt}.raw"
         duration = max(2, int(args.seconds) - 2)
-        run = run_pass(spec(mode, n, fmt, args.seconds), log_dir,
-                       profile={"py_spy": py_spy, "rate": rate, "duration": duration, "raw": raw,
-                                "flags": args.py_spy_flags.split()})
+        run = run_pass(
+            spec(mode, n, fmt, args.seconds),
+            log_dir,
+            profile={
+                "py_spy": py_spy,
+                "rate": rate,
+                "duration": duration,
+                "raw": raw,
+                "flags": args.py_spy_flags.split(),
+            },
+        )
         if run.get("failed") or not raw.exists():
             print(f"{mode} {fmt}: profiling failed: {run.get('stderr_tail', '')[-800:]}")
             continue
         agg = aggregate(raw, rate, duration * n)
-        agg["run"] = {k: run.get(k) for k in ("cpu_ms_per_audio_s", "loop_busy_total_ms_per_session_audio_s",
-                                              "loop_busy_ms_per_session_audio_s", "cpu_ms_per_audio_s_by_thread",
-                                              "latency", "max_hold_ms", "keeps_real_time")}
+        agg["run"] = {
+            k: run.get(k)
+            for k in (
+                "cpu_ms_per_audio_s",
+                "loop_busy_total_ms_per_session_audio_s",
+                "loop_busy_ms_per_session_audio_s",
+                "cpu_ms_per_audio_s_by_thread",
+                "latency",
+                "max_hold_ms",
+                "keeps_real_time",
+            )
+        }
         key = f"{mode}_{fmt}"
         report["profiles"][key] = agg
         label = "do-nothing extension" if mode == "null" else f"avatar, {fmt}"
-        title = (f"py-spy {args.py_spy_flags} at {rate} Hz, {label}, N={n}, {duration} s of the streaming window "
-                 f"({report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores)\n"
-                 f"figures of the same pass (py-spy attached): cpu {run['cpu_ms_per_audio_s']} ms/s, "
-                 f"per thread {json.dumps(run['cpu_ms_per_audio_s_by_thread'])}\n"
-                 f"loop busy per category (LoopMeter): {json.dumps(run['loop_busy_ms_per_session_audio_s'])}")
+        title = (
+            f"py-spy {args.py_spy_flags} at {rate} Hz, {label}, N={n}, {duration} s of the streaming window "
+            f"({report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores)\n"
+            f"figures of the same pass (py-spy attached): cpu {run['cpu_ms_per_audio_s']} ms/s, "
+            f"per thread {json.dumps(run['cpu_ms_per_audio_s_by_thread'])}\n"
+            f"loop busy per category (LoopMeter): {json.dumps(run['loop_busy_ms_per_session_audio_s'])}"
+        )
         text = render(title, agg)
         texts.append(text)
         (out / f"profile_real_runtime_{key}_n{n}.txt").write_text(text + "\n")
         print(text, flush=True)
     (out / f"profile_real_runtime_n{n}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}/profile_real_runtime_*_n{n}.txt and profile_real_runtime_n{n}.json (raw stacks in {log_dir})")
+    print(
+        f"wrote {out}/profile_real_runtime_*_n{n}.txt and profile_real_runtime_n{n}.json (raw stacks in {log_dir})"
+    )

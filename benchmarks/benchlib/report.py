@@ -5,8 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 SCALE_COLUMNS = (
-    ("mode", 9), ("fmt", 9), ("in", 9), ("N", 4), ("cpu ms/s", 9), ("loop ms/s", 9), ("avatar", 8),
-    ("p50 ms", 7), ("p99 ms", 7), ("max ms", 7), ("lag p99", 8), ("hold ms", 8), ("rss MB", 7), ("RT", 3),
+    ("mode", 9),
+    ("fmt", 9),
+    ("in", 9),
+    ("N", 4),
+    ("cpu ms/s", 9),
+    ("loop ms/s", 9),
+    ("avatar", 8),
+    ("p50 ms", 7),
+    ("p99 ms", 7),
+    ("max ms", 7),
+    ("lag p99", 8),
+    ("hold ms", 8),
+    ("rss MB", 7),
+    ("RT", 3),
 )
 
 
@@ -30,10 +42,21 @@ def print_scale_table(runs: list[dict[str, Any]], header: bool) -> None:
             continue
         lat = run.get("latency") or {}
         row = (
-            spec["mode"], spec["format"], f"{spec['rate'] // 1000}k/{spec['channels']}ch", spec["n"],
-            run["cpu_ms_per_audio_s"], run["loop_busy_total_ms_per_session_audio_s"],
-            run["loop_busy_ms_per_session_audio_s"].get("avatar", run["loop_busy_ms_per_session_audio_s"].get("sdk")),
-            lat.get("p50_ms"), lat.get("p99_ms"), lat.get("max_ms"), (run.get("send_lag") or {}).get("p99_ms"), run["max_hold_ms"], run["rss_mb_end"],
+            spec["mode"],
+            spec["format"],
+            f"{spec['rate'] // 1000}k/{spec['channels']}ch",
+            spec["n"],
+            run["cpu_ms_per_audio_s"],
+            run["loop_busy_total_ms_per_session_audio_s"],
+            run["loop_busy_ms_per_session_audio_s"].get(
+                "avatar", run["loop_busy_ms_per_session_audio_s"].get("sdk")
+            ),
+            lat.get("p50_ms"),
+            lat.get("p99_ms"),
+            lat.get("max_ms"),
+            (run.get("send_lag") or {}).get("p99_ms"),
+            run["max_hold_ms"],
+            run["rss_mb_end"],
             {True: "yes", False: "NO"}.get(run.get("keeps_real_time"), "-"),
         )
         print(" ".join(_cell(v, w) for v, (_, w) in zip(row, SCALE_COLUMNS)), flush=True)

@@ -10,6 +10,14 @@ from .harness import GraphOutcome, check_tester_node, run_graph_until, the_teste
 from .records import NodeRecord, ReceivedMessage, Registry, SentData, SentFrame, registry
 
 __all__ = [
-    "GraphOutcome", "run_graph_until", "the_tester_node", "check_tester_node", "NodeRecord", "ReceivedMessage", "Registry",
-    "SentData", "SentFrame", "registry",
+    "GraphOutcome",
+    "run_graph_until",
+    "the_tester_node",
+    "check_tester_node",
+    "NodeRecord",
+    "ReceivedMessage",
+    "Registry",
+    "SentData",
+    "SentFrame",
+    "registry",
 ]

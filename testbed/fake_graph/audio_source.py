@@ -14,7 +14,9 @@ import soundfile as sf
 AUDIO_FILE_SUFFIXES = (".flac", ".wav", ".ogg")
 
 
-def load_pcm(path: str | Path, sample_rate: int, offset_ms: int = 0, max_ms: int | None = None) -> bytes:
+def load_pcm(
+    path: str | Path, sample_rate: int, offset_ms: int = 0, max_ms: int | None = None
+) -> bytes:
     """Mono s16le from a file recorded at `sample_rate` (raw s16le, or a mono FLAC/WAV/Ogg
     file at that rate), optionally a window of it."""
     path = Path(path)
@@ -31,7 +33,9 @@ def load_pcm(path: str | Path, sample_rate: int, offset_ms: int = 0, max_ms: int
     return window[: len(window) - len(window) % 2]
 
 
-def sine_pcm(sample_rate: int, duration_ms: int, tone_hz: float = 440.0, amplitude: float = 0.3) -> bytes:
+def sine_pcm(
+    sample_rate: int, duration_ms: int, tone_hz: float = 440.0, amplitude: float = 0.3
+) -> bytes:
     """A mono s16le sine tone."""
     count = sample_rate * duration_ms // 1000
     t = np.arange(count, dtype=np.float64) / sample_rate

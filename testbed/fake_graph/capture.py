@@ -18,8 +18,15 @@ def capture(kind: str, msg: Any) -> ReceivedMessage:
     source = msg.get_source().extension_name
     if isinstance(msg, AudioFrame):
         return ReceivedMessage(
-            kind, msg.get_name(), properties, source, received_at, bytes(msg.get_buf()),
-            msg.get_sample_rate(), msg.get_number_of_channels(), msg.get_bytes_per_sample(),
+            kind,
+            msg.get_name(),
+            properties,
+            source,
+            received_at,
+            bytes(msg.get_buf()),
+            msg.get_sample_rate(),
+            msg.get_number_of_channels(),
+            msg.get_bytes_per_sample(),
             msg.get_samples_per_channel(),
         )
     if isinstance(msg, (Data, VideoFrame)):

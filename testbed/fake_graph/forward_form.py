@@ -19,7 +19,11 @@ def forward_form(graph: Mapping[str, Any]) -> dict[str, Any]:
     """The same graph with every route written as `src: {kind: [{name, dest: [dst, ...]}]}`."""
     by_source: dict[str, dict[str, dict[str, list[str]]]] = {}
     for route in sorted(forward_routes(graph)):
-        dests = by_source.setdefault(route.src, {}).setdefault(route.kind, {}).setdefault(route.name, [])
+        dests = (
+            by_source.setdefault(route.src, {})
+            .setdefault(route.kind, {})
+            .setdefault(route.name, [])
+        )
         dests.append(route.dst)
     connections = []
     for src, kinds in by_source.items():
@@ -27,7 +31,8 @@ def forward_form(graph: Mapping[str, Any]) -> dict[str, Any]:
         for kind in MESSAGE_KINDS:
             if kind in kinds:
                 connection[kind] = [
-                    {"name": name, "dest": [{"extension": dst} for dst in dsts]} for name, dsts in kinds[kind].items()
+                    {"name": name, "dest": [{"extension": dst} for dst in dsts]}
+                    for name, dsts in kinds[kind].items()
                 ]
         connections.append(connection)
     return {**graph, "connections": connections}

@@ -33,7 +33,8 @@ def check_tester_node(graph: dict[str, Any]) -> None:
         raise ValueError(
             f"the graph does not list the tester's node {json.dumps(the_tester_node())}: the real "
             "tester runs the graph as given and, without that node, never starts (run() blocks "
-            "forever). Add it with fake_graph.the_tester_node().")
+            "forever). Add it with fake_graph.the_tester_node()."
+        )
 
 
 @dataclass
@@ -56,9 +57,14 @@ class _UntilTester(AsyncExtensionTester):
 
     async def _wait_and_stop(self, ten_env: AsyncTenEnvTester) -> None:
         self.satisfied = await registry.wait_until(self._until, self._wait_s)
-        ten_env.stop_test(None if self.satisfied else TenError.create(
-            TenErrorCode.ErrorCodeTimeout,
-            f"the graph's records did not satisfy the predicate within {self._wait_s} s"))
+        ten_env.stop_test(
+            None
+            if self.satisfied
+            else TenError.create(
+                TenErrorCode.ErrorCodeTimeout,
+                f"the graph's records did not satisfy the predicate within {self._wait_s} s",
+            )
+        )
 
 
 def run_graph_until(

@@ -58,7 +58,11 @@ class FakeMainControl(AsyncExtension):
         try:
             if "flush_after_tts_frames" in script:
                 trigger = script["flush_after_tts_frames"]
-                tts, utterance, frames = trigger["tts"], int(trigger["utterance"]), int(trigger["frames"])
+                tts, utterance, frames = (
+                    trigger["tts"],
+                    int(trigger["utterance"]),
+                    int(trigger["frames"]),
+                )
 
                 def reached(records: Registry) -> bool:
                     return records.node(tts).frames_sent_in(utterance) >= frames

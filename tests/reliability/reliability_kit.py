@@ -95,7 +95,9 @@ class Marking:
         """Samples [start, stop) of the signal's audio, as PCM bytes."""
         return self.audio(signal)[start * 2 : stop * 2]
 
-    def request_pieces(self, connection: int, request: Any, signals: Iterable[Signal]) -> dict[Signal, Piece]:
+    def request_pieces(
+        self, connection: int, request: Any, signals: Iterable[Signal]
+    ) -> dict[Signal, Piece]:
         """The pieces of `signals` that one request carries."""
         raise NotImplementedError
 
@@ -118,7 +120,9 @@ class RampMarking(Marking):
     def audio(self, signal: Signal) -> bytes:
         return signal.pcm
 
-    def request_pieces(self, connection: int, request: Any, signals: Iterable[Signal]) -> dict[Signal, Piece]:
+    def request_pieces(
+        self, connection: int, request: Any, signals: Iterable[Signal]
+    ) -> dict[Signal, Piece]:
         samples = request_samples(request)
         pieces = {}
         for signal in signals:
@@ -127,8 +131,15 @@ class RampMarking(Marking):
                 continue
             steps = np.diff(mine)
             start = int(mine[0]) - signal.first
-            pieces[signal] = Piece(connection, request, len(mine), start, start, bool(np.all(steps == 1)),
-                                   repeated=len(mine) - len(np.unique(mine)))
+            pieces[signal] = Piece(
+                connection,
+                request,
+                len(mine),
+                start,
+                start,
+                bool(np.all(steps == 1)),
+                repeated=len(mine) - len(np.unique(mine)),
+            )
         return pieces
 
     def unidentified(self, request: Any, signals: Iterable[Signal]) -> int:
@@ -185,8 +196,15 @@ class ToneMarking(Marking):
     OPUS_LOOKAHEAD = 312 * RATE // 48000  # the SDK encoder's pre-skip, at the session rate
     cut_slack = OPUS_LOOKAHEAD
 
-    def __init__(self, signals: Iterable[Signal], *, segment: int | None = None, window: int | None = None,
-                 first_hz: float | None = None, step_hz: float | None = None) -> None:
+    def __init__(
+        self,
+        signals: Iterable[Signal],
+        *,
+        segment: int | None = None,
+        window: int | None = None,
+        first_hz: float | None = None,
+        step_hz: float | None = None,
+    ) -> None:
         """Other segment and window lengths, tones and spacing than the defaults above
         (keep every tone a whole number of cycles per window, and the spacing at least
         two bins of the window)."""
@@ -204,13 +222,19 @@ class ToneMarking(Marking):
         next_tone = 0
         for signal in self.signals:
             segments = -(-signal.samples // self.SEGMENT)
-            self._tones[signal] = self.FIRST_HZ + self.STEP_HZ * np.arange(next_tone, next_tone + segments)
+            self._tones[signal] = self.FIRST_HZ + self.STEP_HZ * np.arange(
+                next_tone, next_tone + segments
+            )
             next_tone += segments
-        assert self.FIRST_HZ + self.STEP_HZ * next_tone < 0.4 * RATE, "too many segments for distinct tones"
+        assert self.FIRST_HZ + self.STEP_HZ * next_tone < 0.4 * RATE, (
+            "too many segments for distinct tones"
+        )
         self._all_hz = np.concatenate([self._tones[s] for s in self.signals])
         self._owner = [(s, j) for s in self.signals for j in range(len(self._tones[s]))]
         self._audio: dict[Signal, bytes] = {}
-        self._analysed: weakref.WeakKeyDictionary[Any, tuple[tuple[int, bool], Any]] = weakref.WeakKeyDictionary()
+        self._analysed: weakref.WeakKeyDictionary[Any, tuple[tuple[int, bool], Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def audio(self, signal: Signal) -> bytes:
         if signal not in self._audio:
@@ -266,13 +290,18 @@ class ToneMarking(Marking):
         self._analysed[request] = (key, result)
         return result
 
-    def request_pieces(self, connection: int, request: Any, signals: Iterable[Signal]) -> dict[Signal, Piece]:
+    def request_pieces(
+        self, connection: int, request: Any, signals: Iterable[Signal]
+    ) -> dict[Signal, Piece]:
         decoded, windows = self.analyse(request)
         present = {label[0] for _, _, label in windows if isinstance(label, tuple)}
         pieces = {}
         for signal in present & set(signals):
-            mine = [(start, size, label[1]) for start, size, label in windows
-                    if isinstance(label, tuple) and label[0] is signal]
+            mine = [
+                (start, size, label[1])
+                for start, size, label in windows
+                if isinstance(label, tuple) and label[0] is signal
+            ]
             # The normal case: the request is this signal's only (the others are foreign mixes).
             count = decoded if len(present) == 1 else sum(size for _, size, _ in mine)
             origin = 0 if len(present) == 1 else mine[0][0]
@@ -284,15 +313,29 @@ class ToneMarking(Marking):
                 lowest = max(lowest, segment * self.SEGMENT - self.POSITION_SLACK - centre)
                 highest = min(highest, (segment + 1) * self.SEGMENT + self.POSITION_SLACK - centre)
             contiguous = lowest <= highest
-            pieces[signal] = Piece(connection, request, count, lowest, highest, contiguous,
-                                   repeated=max(0, count - signal.samples))
+            pieces[signal] = Piece(
+                connection,
+                request,
+                count,
+                lowest,
+                highest,
+                contiguous,
+                repeated=max(0, count - signal.samples),
+            )
         return pieces
 
     def unidentified(self, request: Any, signals: Iterable[Signal]) -> int:
         _, windows = self.analyse(request)
         signals = set(signals)
-        return sum(size for _, size, label in windows
-                   if size == self.WINDOW and (label in (STRAY, UNDECODABLE) or (isinstance(label, tuple) and label[0] not in signals)))
+        return sum(
+            size
+            for _, size, label in windows
+            if size == self.WINDOW
+            and (
+                label in (STRAY, UNDECODABLE)
+                or (isinstance(label, tuple) and label[0] not in signals)
+            )
+        )
 
 
 def request_samples(request: Any) -> np.ndarray:
@@ -321,7 +364,8 @@ def reached(emulator: Any, signal: Signal, marking: Marking = RAMPS) -> bool:
 def ended_whole(emulator: Any, signal: Signal, marking: Marking = RAMPS) -> bool:
     """True once one request holds the whole signal and has ended."""
     return any(
-        piece.request.ended and piece.count == signal.samples for piece in pieces_of(emulator, signal, marking)
+        piece.request.ended and piece.count == signal.samples
+        for piece in pieces_of(emulator, signal, marking)
     )
 
 
@@ -350,29 +394,39 @@ def check_fate(emulator: Any, signal: Signal, fate: Fate, marking: Marking = RAM
     duplicated = 0
     for piece in pieces:
         if not piece.contiguous:
-            problems.append(f"{signal.name}: request {piece.request.req_id} is not one contiguous ordered slice")
+            problems.append(
+                f"{signal.name}: request {piece.request.req_id} is not one contiguous ordered slice"
+            )
             duplicated += piece.repeated
     for before, after in zip(pieces, pieces[1:]):
         # The earliest `before` can end against the latest `after` can start.
         overlap = before.start + before.count - after.start_latest
         if overlap > 0:
-            problems.append(f"{signal.name}: samples {after.start_latest}..{before.start + before.count - 1} "
-                            "arrived twice or out of order")
+            problems.append(
+                f"{signal.name}: samples {after.start_latest}..{before.start + before.count - 1} "
+                "arrived twice or out of order"
+            )
             duplicated += overlap
     if received > signal.samples:
-        problems.append(f"{signal.name}: {received} samples reached Spatius, {signal.samples} were sent")
+        problems.append(
+            f"{signal.name}: {received} samples reached Spatius, {signal.samples} were sent"
+        )
     AUDIT.count("stale_audio_bytes", duplicated * 2)
 
     def missing_whole() -> None:
         lost = (signal.samples - received) * 2
         if lost > 0:
             AUDIT.count("lost_audio_bytes", lost)
-            problems.append(f"{signal.name}: {lost} of {signal.samples * 2} bytes never reached Spatius")
+            problems.append(
+                f"{signal.name}: {lost} of {signal.samples * 2} bytes never reached Spatius"
+            )
 
     if fate is Fate.WHOLE:
         missing_whole()
         if len(pieces) != 1 or not pieces[0].request.ended or not pieces[0].may_start_at(0):
-            problems.append(f"{signal.name}: expected one ended request, got {[p.request for p in pieces]}")
+            problems.append(
+                f"{signal.name}: expected one ended request, got {[p.request for p in pieces]}"
+            )
     elif fate is Fate.WHOLE_ACROSS_SESSIONS:
         missing_whole()
         if not pieces or not pieces[-1].request.ended:
@@ -380,17 +434,27 @@ def check_fate(emulator: Any, signal: Signal, fate: Fate, marking: Marking = RAM
     elif fate is Fate.CONTINUES:
         connections = [p.connection for p in pieces]
         if len(set(connections)) != len(connections):
-            problems.append(f"{signal.name}: two requests on one session: {[p.request for p in pieces]}")
+            problems.append(
+                f"{signal.name}: two requests on one session: {[p.request for p in pieces]}"
+            )
         for piece in pieces:
             if piece.request.ended and not piece.may_start_at(signal.samples - piece.count):
-                problems.append(f"{signal.name}: request {piece.request.req_id} ended before the signal's end")
+                problems.append(
+                    f"{signal.name}: request {piece.request.req_id} ended before the signal's end"
+                )
     elif fate is Fate.CUT:
-        if len(pieces) > 1 or (pieces and (not pieces[0].may_start_at(0) or pieces[0].request.ended)):
-            problems.append(f"{signal.name}: expected at most a prefix in one unended request: {[p.request for p in pieces]}")
+        if len(pieces) > 1 or (
+            pieces and (not pieces[0].may_start_at(0) or pieces[0].request.ended)
+        ):
+            problems.append(
+                f"{signal.name}: expected at most a prefix in one unended request: {[p.request for p in pieces]}"
+            )
     elif fate is Fate.NOTHING:
         if received:
             AUDIT.count("stale_audio_bytes", received * 2)
-            problems.append(f"{signal.name}: {received * 2} bytes reached Spatius but none should have")
+            problems.append(
+                f"{signal.name}: {received * 2} bytes reached Spatius but none should have"
+            )
     return problems
 
 
@@ -407,8 +471,10 @@ def foreign_mixes(emulator: Any, signals: Iterable[Signal], marking: Marking = R
                 problems.append(f"request {request.req_id} mixes {owners}")
             stray = marking.unidentified(request, signals)
             if stray:
-                problems.append(f"request {request.req_id} carries {stray} samples of no signal sent"
-                                " (or does not decode)")
+                problems.append(
+                    f"request {request.req_id} carries {stray} samples of no signal sent"
+                    " (or does not decode)"
+                )
     return problems
 
 
@@ -425,7 +491,11 @@ def last_run_record() -> Any | None:
 
 def extension_logs(record: Any) -> list[tuple[str, str]]:
     """(level, message) of the extension's log lines in a run record."""
-    return [(entry.level.name, entry.message) for entry in record.logs if entry.node == "spatius_avatar_python"]
+    return [
+        (entry.level.name, entry.message)
+        for entry in record.logs
+        if entry.node == "spatius_avatar_python"
+    ]
 
 
 def guard_catches(record: Any) -> list[str]:
@@ -433,13 +503,18 @@ def guard_catches(record: Any) -> list[str]:
     return [
         message
         for level, message in extension_logs(record)
-        if level == "ERROR" and (" failed: " in message and message.split(" ", 1)[0].startswith(("on_", "cmd")))
+        if level == "ERROR"
+        and (" failed: " in message and message.split(" ", 1)[0].startswith(("on_", "cmd")))
     ]
 
 
 def error_payload_problems(payload: dict[str, Any]) -> list[str]:
     problems = []
-    if payload.get("module") != "avatar" or payload.get("code") not in (-1000, 1000) or not payload.get("message"):
+    if (
+        payload.get("module") != "avatar"
+        or payload.get("code") not in (-1000, 1000)
+        or not payload.get("message")
+    ):
         problems.append(f"malformed error payload {payload}")
     vendor = payload.get("vendor_info")
     if vendor is not None and vendor.get("vendor") != "spatius":
@@ -496,7 +571,11 @@ LOSS_IN_MESSAGE = re.compile(r"(\d+(?:\.\d+)?) s of speech\b[^;]*\blost")
 def loss_reports(tester: TimedScenario) -> list[LossReport]:
     """Every `metrics` payload with `audio_lost_seconds` the extension sent."""
     return [
-        LossReport(at, float(payload["metrics"]["audio_lost_seconds"]), (payload.get("metadata") or {}).get("turn_id"))
+        LossReport(
+            at,
+            float(payload["metrics"]["audio_lost_seconds"]),
+            (payload.get("metadata") or {}).get("turn_id"),
+        )
         for (name, payload), at in zip(tester.received.data, tester.arrived)
         if name == "metrics" and "audio_lost_seconds" in payload.get("metrics", {})
     ]
@@ -504,8 +583,13 @@ def loss_reports(tester: TimedScenario) -> list[LossReport]:
 
 def losses_in_error_messages(tester: AvatarScenario) -> list[float]:
     """Seconds of lost speech that transient (1000) errors state in their message."""
-    return [float(m.group(1)) for e in tester.received.errors if e.get("code") == 1000
-            for m in [LOSS_IN_MESSAGE.search(e.get("message", ""))] if m]
+    return [
+        float(m.group(1))
+        for e in tester.received.errors
+        if e.get("code") == 1000
+        for m in [LOSS_IN_MESSAGE.search(e.get("message", ""))]
+        if m
+    ]
 
 
 # Loss is reported rounded to the millisecond; what an error message states, to 10 ms.
@@ -532,17 +616,25 @@ def loss_problems(tester: TimedScenario, *, turns: set[Any]) -> list[str]:
     reports = loss_reports(tester)
     for report in reports:
         if report.turn_id not in turns:
-            problems.append(f"{report.seconds} s of lost audio reported for turn {report.turn_id!r}, "
-                            f"not one of {sorted(turns)}")
+            problems.append(
+                f"{report.seconds} s of lost audio reported for turn {report.turn_id!r}, "
+                f"not one of {sorted(turns)}"
+            )
         window = tester.sent_between(report.at - LOSS_WINDOW_S, report.at)
         if report.seconds * RATE > window + METRIC_ROUNDING_S * RATE:
-            problems.append(f"{report.seconds} s of lost audio reported, but the TTS sent only "
-                            f"{window / RATE:.3f} s in the {LOSS_WINDOW_S} s before")
+            problems.append(
+                f"{report.seconds} s of lost audio reported, but the TTS sent only "
+                f"{window / RATE:.3f} s in the {LOSS_WINDOW_S} s before"
+            )
     stated = losses_in_error_messages(tester)
     metrics_total, stated_total = sum(r.seconds for r in reports), sum(stated)
-    if abs(metrics_total - stated_total) > MESSAGE_ROUNDING_S * max(1, len(stated)) + METRIC_ROUNDING_S * len(reports):
-        problems.append(f"the metrics report {metrics_total:.3f} s of lost audio, the errors' messages "
-                        f"{stated_total:.3f} s ({stated})")
+    if abs(metrics_total - stated_total) > MESSAGE_ROUNDING_S * max(
+        1, len(stated)
+    ) + METRIC_ROUNDING_S * len(reports):
+        problems.append(
+            f"the metrics report {metrics_total:.3f} s of lost audio, the errors' messages "
+            f"{stated_total:.3f} s ({stated})"
+        )
     return problems
 
 
@@ -550,7 +642,11 @@ def unseen_play_s(emulator: Any, report: LossReport) -> float:
     """How much audio the extension may have counted as played, on the session `report`
     is about (the newest one the service closed), that the service never got: the time
     from its handshake to the report, less the audio the service got on it."""
-    lost = [c for c in emulator.recording.sessions if c.closed_by in ("server", "abort") and c.confirmed_at <= report.at]
+    lost = [
+        c
+        for c in emulator.recording.sessions
+        if c.closed_by in ("server", "abort") and c.confirmed_at <= report.at
+    ]
     if not lost:
         return 0.0
     connection = max(lost, key=lambda c: c.confirmed_at)
@@ -558,8 +654,9 @@ def unseen_play_s(emulator: Any, report: LossReport) -> float:
     return min(MAX_UNSEEN_PLAY_S, max(0.0, report.at - connection.confirmed_at - got))
 
 
-def completeness_problems(emulator: Any, tester: TimedScenario, signal: Signal, turn_id: Any,
-                          marking: Marking = RAMPS) -> list[str]:
+def completeness_problems(
+    emulator: Any, tester: TimedScenario, signal: Signal, turn_id: Any, marking: Marking = RAMPS
+) -> list[str]:
     """Completeness from below for a signal the TTS sent whole: summed over every
     connection and request, nothing arrived twice (received <= sent), and whatever did
     not arrive is covered by the loss the extension reported for its turn:
@@ -580,10 +677,14 @@ def completeness_problems(emulator: Any, tester: TimedScenario, signal: Signal, 
     tolerance += marking.cut_slack * sum(1 for p in pieces if not p.request.ended)
     problems = []
     if received > sent:
-        problems.append(f"{signal.name}: {received - sent} samples more reached Spatius than the TTS sent")
+        problems.append(
+            f"{signal.name}: {received - sent} samples more reached Spatius than the TTS sent"
+        )
     if sent - received > reported + tolerance:
         unreported = sent - received - reported
         AUDIT.count("lost_audio_bytes", unreported * 2)
-        problems.append(f"{signal.name}: {sent - received} of {sent} samples never reached Spatius, but only "
-                        f"{reported} were reported lost (tolerance {tolerance}): {unreported} lost silently")
+        problems.append(
+            f"{signal.name}: {sent - received} of {sent} samples never reached Spatius, but only "
+            f"{reported} were reported lost (tolerance {tolerance}): {unreported} lost silently"
+        )
     return problems

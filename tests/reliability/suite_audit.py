@@ -100,7 +100,11 @@ class SuiteAudit:
         total = 0
         for record in self.runs:
             nodes = set(record.nodes_of_addon(EXTENSION_ADDON))
-            total += sum(1 for fatal in record.fatal_errors if fatal.node in nodes and fatal.callback.startswith("on_"))
+            total += sum(
+                1
+                for fatal in record.fatal_errors
+                if fatal.node in nodes and fatal.callback.startswith("on_")
+            )
         return total
 
     # ----- the scan -----
@@ -111,10 +115,15 @@ class SuiteAudit:
             for log in record.logs:
                 yield f"run {number} log of {log.node}", f"{log.message} {log.fields or ''}"
             for message in record.messages:
-                yield (f"run {number} {message.kind} '{message.name}' ({message.direction}) of {message.node}",
-                       message.properties_json)
+                yield (
+                    f"run {number} {message.kind} '{message.name}' ({message.direction}) of {message.node}",
+                    message.properties_json,
+                )
             for fatal in record.fatal_errors:
-                yield f"run {number} escaped exception in {fatal.node}.{fatal.callback}", fatal.traceback_text
+                yield (
+                    f"run {number} escaped exception in {fatal.node}.{fatal.callback}",
+                    fatal.traceback_text,
+                )
             for answered in record.auto_answered_cmds:
                 yield f"run {number} auto-answered cmd", repr(answered)
         for text in self.python_logs:
@@ -261,18 +270,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     def audio(name: str) -> str:
         total, of_known = getattr(counters, name), getattr(known, name)
-        return f"{total}" + (f" (all {of_known} in xfail tests of known bugs)" if of_known == total and total
-                             else f" ({of_known} in xfail tests of known bugs)" if of_known else "")
+        return f"{total}" + (
+            f" (all {of_known} in xfail tests of known bugs)"
+            if of_known == total and total
+            else f" ({of_known} in xfail tests of known bugs)"
+            if of_known
+            else ""
+        )
 
     terminalreporter.section("reliability totals")
     write(f"faults injected:        {counters.faults_injected}")
     write(f"bad inputs tried:       {counters.bad_inputs_tried}")
     write(f"fuzz examples run:      {counters.fuzz_examples_run}")
-    write(f"escaped exceptions:     {AUDIT.escaped_exceptions} (over {len(AUDIT.runs)} stand-in runs)")
+    write(
+        f"escaped exceptions:     {AUDIT.escaped_exceptions} (over {len(AUDIT.runs)} stand-in runs)"
+    )
     write(f"lost audio bytes:       {audio('lost_audio_bytes')}")
     write(f"stale audio bytes:      {audio('stale_audio_bytes')}")
-    write(f"mid-utterance loss:     {counters.mid_utterance_lost_s:.3f} s reported over "
-          f"{counters.mid_utterance_rows} rows")
+    write(
+        f"mid-utterance loss:     {counters.mid_utterance_lost_s:.3f} s reported over "
+        f"{counters.mid_utterance_rows} rows"
+    )
     write(f"leaked secrets:         {len(leaks)} ({len(AUDIT.secrets)} secrets checked)")
     for leak in leaks[:20]:
         write(f"  LEAK: {leak.secret} in {leak.where}", red=True)

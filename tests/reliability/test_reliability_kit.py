@@ -43,8 +43,16 @@ def test_a_whole_signal_is_found_whole_at_its_start():
     assert TONES.unidentified(request(TONES.audio(A)), SIGNALS) == 0
 
 
-@pytest.mark.parametrize("start, stop, end", [(0, 7000, False), (13333, 24000, True), (5000, 9000, True),
-                                              (211, 23000, False), (0, 2400, True)])
+@pytest.mark.parametrize(
+    "start, stop, end",
+    [
+        (0, 7000, False),
+        (13333, 24000, True),
+        (5000, 9000, True),
+        (211, 23000, False),
+        (0, 2400, True),
+    ],
+)
 def test_a_slice_is_located_within_the_stated_slack(start, stop, end):
     piece = TONES.request_pieces(1, request(part(A, start, stop), end=end), SIGNALS)[A]
     assert piece.contiguous and piece.may_start_at(start)
@@ -55,12 +63,16 @@ def test_a_slice_is_located_within_the_stated_slack(start, stop, end):
     assert piece.count == sent if end else sent - 2 * 480 - TONES.cut_slack <= piece.count <= sent
 
 
-@pytest.mark.parametrize("pcm", [
-    part(A, 0, 12000) + part(A, 6000, 24000),  # a repeat
-    part(A, 0, 6000) + part(A, 12000, 24000),  # a skip
-    part(A, 0, 6000) + part(A, 6600, 24000),  # a skip of 25 ms
-    part(A, 12000, 24000) + part(A, 0, 12000),  # reordered
-], ids=["repeat", "skip", "skip-25ms", "reordered"])
+@pytest.mark.parametrize(
+    "pcm",
+    [
+        part(A, 0, 12000) + part(A, 6000, 24000),  # a repeat
+        part(A, 0, 6000) + part(A, 12000, 24000),  # a skip
+        part(A, 0, 6000) + part(A, 6600, 24000),  # a skip of 25 ms
+        part(A, 12000, 24000) + part(A, 0, 12000),  # reordered
+    ],
+    ids=["repeat", "skip", "skip-25ms", "reordered"],
+)
 def test_repeats_skips_and_reordering_are_not_one_contiguous_slice(pcm):
     assert not TONES.request_pieces(1, request(pcm), SIGNALS)[A].contiguous
 
@@ -70,11 +82,15 @@ def test_two_signals_in_one_request_are_both_found():
     assert set(found) == {A, C}
 
 
-@pytest.mark.parametrize("pcm", [
-    b"\0" * 4800,
-    np.random.default_rng(1).normal(0, 3000, 4800).astype("<i2").tobytes(),
-    (np.sin(2 * np.pi * 9000 * np.arange(4800) / RATE) * 8000).astype("<i2").tobytes(),
-], ids=["silence", "noise", "a foreign tone"])
+@pytest.mark.parametrize(
+    "pcm",
+    [
+        b"\0" * 4800,
+        np.random.default_rng(1).normal(0, 3000, 4800).astype("<i2").tobytes(),
+        (np.sin(2 * np.pi * 9000 * np.arange(4800) / RATE) * 8000).astype("<i2").tobytes(),
+    ],
+    ids=["silence", "noise", "a foreign tone"],
+)
 def test_audio_of_no_signal_is_stray(pcm):
     record = request(pcm)
     assert TONES.request_pieces(1, record, SIGNALS) == {}

@@ -63,20 +63,35 @@ def test_the_scan_finds_a_planted_secret_wherever_it_hides():
     audit = SuiteAudit()
     audit.add_secret(secret, "the planted secret")
     audit.add_secret("short", "too short to tell from text")  # ignored: below the floor
-    audit.archive_runs([FakeRecord(
-        logs=[FakeLog("spatius_avatar_python", "connecting"), FakeLog("x", "key is planted-secret-0123456789")],
-        messages=[FakeMessage("x", "out", "data", "error", json.dumps({"message": f"bad {secret}"}))],
-        fatal_errors=[FakeFatal("spatius_avatar_python", "on_start", f"ValueError: {secret}")],
-    )])
+    audit.archive_runs(
+        [
+            FakeRecord(
+                logs=[
+                    FakeLog("spatius_avatar_python", "connecting"),
+                    FakeLog("x", "key is planted-secret-0123456789"),
+                ],
+                messages=[
+                    FakeMessage(
+                        "x", "out", "data", "error", json.dumps({"message": f"bad {secret}"})
+                    )
+                ],
+                fatal_errors=[
+                    FakeFatal("spatius_avatar_python", "on_start", f"ValueError: {secret}")
+                ],
+            )
+        ]
+    )
     audit.python_logs.append(f"WARNING websocket {secret}")
     audit.captured_outputs.append(("test x stderr", "nothing here"))
     leaks = audit.scan()
-    assert sorted(leak.where for leak in leaks) == sorted([
-        "run 1 log of x",
-        "run 1 data 'error' (out) of x",
-        "run 1 escaped exception in spatius_avatar_python.on_start",
-        "python log record",
-    ])
+    assert sorted(leak.where for leak in leaks) == sorted(
+        [
+            "run 1 log of x",
+            "run 1 data 'error' (out) of x",
+            "run 1 escaped exception in spatius_avatar_python.on_start",
+            "python log record",
+        ]
+    )
     assert all(leak.secret == "the planted secret" for leak in leaks)
     assert audit.escaped_exceptions == 1
     assert find_leaks([("somewhere", "clean text")], [secret]) == []
@@ -85,8 +100,15 @@ def test_the_scan_finds_a_planted_secret_wherever_it_hides():
 def test_secrets_come_from_the_fixtures_and_from_what_tests_give_the_runtime(emulator, pcm_props):
     assert AUDIT.secrets.get(emulator.api_key) == "the emulator fixture's API key"
     assert emulator.agora_app_cert in AUDIT.secrets
-    props = {**pcm_props, "params": {**pcm_props["params"], "agora_appcert": "", "agora_token": GIVEN_TOKEN,
-                                     "agora_appid": "${env:AGORA_APP_ID|}"}}
+    props = {
+        **pcm_props,
+        "params": {
+            **pcm_props["params"],
+            "agora_appcert": "",
+            "agora_token": GIVEN_TOKEN,
+            "agora_appid": "${env:AGORA_APP_ID|}",
+        },
+    }
     emulator.faults.add(TokenRefusal(se.TOKEN_INVALID_API_KEY), 1)
 
     async def script(t, env):
@@ -106,7 +128,11 @@ def test_secrets_come_from_the_fixtures_and_from_what_tests_give_the_runtime(emu
 
 
 def test_nothing_the_suite_captured_so_far_leaks_a_secret():
-    leaks = SuiteAudit(secrets=dict(AUDIT.secrets), runs=list(AUDIT.runs), python_logs=list(AUDIT.python_logs),
-                       captured_outputs=list(AUDIT.captured_outputs)).scan()
+    leaks = SuiteAudit(
+        secrets=dict(AUDIT.secrets),
+        runs=list(AUDIT.runs),
+        python_logs=list(AUDIT.python_logs),
+        captured_outputs=list(AUDIT.captured_outputs),
+    ).scan()
     assert AUDIT.secrets, "no secrets to look for: the audit plugin is not registered"
     assert not leaks, [f"{leak.secret} in {leak.where}" for leak in leaks[:10]]

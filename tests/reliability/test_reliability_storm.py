@@ -104,22 +104,34 @@ class ToneLedger(FrameLedger):
         longest = MAX_TONE_FRAMES * FRAME_SAMPLES
         for turn in range(1, MAX_TONE_TURNS + 1):
             for stale in (False, True):
-                self.tones[(turn, stale)] = Signal(f"turn {turn}" + (" after its flush" if stale else ""), -32768, longest)
+                self.tones[(turn, stale)] = Signal(
+                    f"turn {turn}" + (" after its flush" if stale else ""), -32768, longest
+                )
         # One segment per tone: the frames of a turn are one tone, whatever their number.
-        self.marking = ToneMarking(self.tones.values(), segment=longest, window=TONE_WINDOW,
-                                   first_hz=400.0, step_hz=TONE_STEP_HZ)
+        self.marking = ToneMarking(
+            self.tones.values(),
+            segment=longest,
+            window=TONE_WINDOW,
+            first_hz=400.0,
+            step_hz=TONE_STEP_HZ,
+        )
         self._turn_of = {signal: key for key, signal in self.tones.items()}
 
     def next_frame(self, turn: int) -> tuple[bytes, dict[str, Any]]:
         stale = turn in self.flushed_turns
         number = sum(1 for f in self.frames if f.turn == turn and f.stale == stale)
         self.frames.append(SentFrame(number, turn, stale))
-        pcm = self.marking.part(self.tones[(turn, stale)], number * FRAME_SAMPLES, (number + 1) * FRAME_SAMPLES)
+        pcm = self.marking.part(
+            self.tones[(turn, stale)], number * FRAME_SAMPLES, (number + 1) * FRAME_SAMPLES
+        )
         return pcm, {"turn_id": turn}
 
     def pieces(self, emulator: Any) -> list[tuple[Any, dict[Signal, Any]]]:
-        return [(request, self.marking.request_pieces(connection.index, request, self.tones.values()))
-                for connection in emulator.recording.connections for request in connection.requests]
+        return [
+            (request, self.marking.request_pieces(connection.index, request, self.tones.values()))
+            for connection in emulator.recording.connections
+            for request in connection.requests
+        ]
 
     def reached(self, emulator: Any, turn: int) -> bool:
         return any(self.tones[(turn, False)] in found for _, found in self.pieces(emulator))
@@ -127,8 +139,10 @@ class ToneLedger(FrameLedger):
     def last_frame_ended(self, emulator: Any, turn: int) -> bool:
         sent = sum(1 for f in self.frames if f.turn == turn and not f.stale) * FRAME_SAMPLES
         whole = self.tones[(turn, False)]
-        return any(request.ended and whole in found and found[whole].count == sent
-                   for request, found in self.pieces(emulator))
+        return any(
+            request.ended and whole in found and found[whole].count == sent
+            for request, found in self.pieces(emulator)
+        )
 
     def problems(self, emulator: Any, *, whole_turns: set[int], prefixes: bool) -> list[str]:
         problems: list[str] = []
@@ -139,13 +153,17 @@ class ToneLedger(FrameLedger):
                 problems.append(f"request {request.req_id} mixes {[s.name for s in found]}")
             stray = self.marking.unidentified(request, self.tones.values())
             if stray:
-                problems.append(f"request {request.req_id} carries {stray} samples of no turn's tone")
+                problems.append(
+                    f"request {request.req_id} carries {stray} samples of no turn's tone"
+                )
             for signal, piece in found.items():
                 turn, stale = self._turn_of[signal]
                 if stale:
                     stale_bytes += piece.count * 2
-                    problems.append(f"{piece.count} samples of turn {turn} sent after its flush reached Spatius "
-                                    f"(request {request.req_id})")
+                    problems.append(
+                        f"{piece.count} samples of turn {turn} sent after its flush reached Spatius "
+                        f"(request {request.req_id})"
+                    )
                 else:
                     per_turn.setdefault(turn, []).append(piece)
         AUDIT.count("stale_audio_bytes", stale_bytes)
@@ -156,14 +174,22 @@ class ToneLedger(FrameLedger):
             received = sum(p.count for p in pieces)
             if received > sent:
                 AUDIT.count("stale_audio_bytes", (received - sent) * 2)
-                problems.append(f"turn {turn}: {received} samples reached Spatius, it sent {sent} before its flush")
-            if prefixes and (len(pieces) > 1 or any(not p.may_start_at(0) or not p.contiguous for p in pieces)):
-                problems.append(f"turn {turn}: what arrived is not the start of the turn in one request")
+                problems.append(
+                    f"turn {turn}: {received} samples reached Spatius, it sent {sent} before its flush"
+                )
+            if prefixes and (
+                len(pieces) > 1 or any(not p.may_start_at(0) or not p.contiguous for p in pieces)
+            ):
+                problems.append(
+                    f"turn {turn}: what arrived is not the start of the turn in one request"
+                )
             if turn in whole_turns:
                 lost += max(0, sent - received) * 2
                 if len(pieces) != 1 or received != sent or not pieces[0].request.ended:
-                    problems.append(f"turn {turn} did not arrive whole in one ended request: "
-                                    f"{sent - received} of {sent} samples missing, {len(pieces)} request(s)")
+                    problems.append(
+                        f"turn {turn} did not arrive whole in one ended request: "
+                        f"{sent - received} of {sent} samples missing, {len(pieces)} request(s)"
+                    )
         AUDIT.count("lost_audio_bytes", lost)
         return problems
 
@@ -178,7 +204,9 @@ def audio_after_interrupt(emulator: Any) -> list[str]:
                 continue
             late = [c for c in request.chunks if c.nbytes and c.arrived_at > request.interrupt.at]
             if late:
-                problems.append(f"request {request.req_id}: {len(late)} audio message(s) after its interrupt")
+                problems.append(
+                    f"request {request.req_id}: {len(late)} audio message(s) after its interrupt"
+                )
     return problems
 
 
@@ -205,7 +233,9 @@ def received_frames(emulator: Any, ledger: FrameLedger) -> list[ReceivedFrame]:
     return runs
 
 
-def ledger_problems(emulator: Any, ledger: FrameLedger, *, whole_turns: set[int], prefixes: bool) -> list[str]:
+def ledger_problems(
+    emulator: Any, ledger: FrameLedger, *, whole_turns: set[int], prefixes: bool
+) -> list[str]:
     """Stale, duplicated, partial or reordered frames; with `prefixes`, a turn that lost
     audio lost its tail only (a flush drops everything not yet sent, in order); turns in
     `whole_turns` (no flush came after them) must arrive whole, in one ended request."""
@@ -218,12 +248,16 @@ def ledger_problems(emulator: Any, ledger: FrameLedger, *, whole_turns: set[int]
         sent = known[frame.value]
         if sent.stale:
             stale_bytes += frame.samples * 2
-            problems.append(f"frame {frame.value} of turn {sent.turn} was sent after its flush yet reached Spatius")
+            problems.append(
+                f"frame {frame.value} of turn {sent.turn} was sent after its flush yet reached Spatius"
+            )
         if frame.value in seen:
             stale_bytes += frame.samples * 2
             problems.append(f"frame {frame.value} reached Spatius twice")
         if frame.samples != FRAME_SAMPLES:
-            problems.append(f"frame {frame.value} arrived with {frame.samples} of {FRAME_SAMPLES} samples")
+            problems.append(
+                f"frame {frame.value} arrived with {frame.samples} of {FRAME_SAMPLES} samples"
+            )
         seen[frame.value] = frame
     for before, after in zip(received, received[1:]):
         if after.request is before.request and after.value <= before.value:
@@ -235,12 +269,20 @@ def ledger_problems(emulator: Any, ledger: FrameLedger, *, whole_turns: set[int]
         arrived = [v for v in values if v in seen]
         requests = {id(seen[v].request): seen[v].request for v in arrived}
         if prefixes and (arrived != values[: len(arrived)] or len(requests) > 1):
-            problems.append(f"turn {turn}: what arrived is not the start of the turn in one request")
+            problems.append(
+                f"turn {turn}: what arrived is not the start of the turn in one request"
+            )
         if turn in whole_turns:
             lost += (len(values) - len(arrived)) * FRAME_SAMPLES * 2
-            if len(arrived) != len(values) or len(requests) != 1 or not next(iter(requests.values())).ended:
-                problems.append(f"turn {turn} did not arrive whole in one ended request: "
-                                f"{len(values) - len(arrived)} frame(s) missing, {len(requests)} request(s)")
+            if (
+                len(arrived) != len(values)
+                or len(requests) != 1
+                or not next(iter(requests.values())).ended
+            ):
+                problems.append(
+                    f"turn {turn} did not arrive whole in one ended request: "
+                    f"{len(values) - len(arrived)} frame(s) missing, {len(requests)} request(s)"
+                )
     AUDIT.count("lost_audio_bytes", lost)
     return problems
 
@@ -282,14 +324,23 @@ def run_storm(props: dict[str, Any], script: Any, **options: Any) -> StormScenar
 
 TURNS = 12
 FRAMES_PER_TURN = 40
-FLUSH_POINTS = {10: 1, 20: 30, 30: 10}  # after frame n of a stormed turn: a burst of this many flushes
+FLUSH_POINTS = {
+    10: 1,
+    20: 30,
+    30: 10,
+}  # after frame n of a stormed turn: a burst of this many flushes
 
 
-STORM_FORMATS = {"opus": ("opus_props", ToneLedger), "pcm": ("pcm_props", FrameLedger)}  # Ogg Opus, the default, first
+STORM_FORMATS = {
+    "opus": ("opus_props", ToneLedger),
+    "pcm": ("pcm_props", FrameLedger),
+}  # Ogg Opus, the default, first
 
 
 @pytest.mark.parametrize("audio_format", list(STORM_FORMATS))
-def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulator, request, audio_format):
+def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(
+    emulator, request, audio_format
+):
     props_fixture, ledger_class = STORM_FORMATS[audio_format]
     props = request.getfixturevalue(props_fixture)
     ledger = ledger_class()
@@ -308,7 +359,11 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulato
         for turn in range(1, TURNS + 1):
             request_id = f"r{turn}"
             if rng.random() < 0.8:
-                await t.data(env, "tts_audio_start", {"request_id": request_id, "metadata": {"turn_id": turn}})
+                await t.data(
+                    env,
+                    "tts_audio_start",
+                    {"request_id": request_id, "metadata": {"turn_id": turn}},
+                )
             for index in range(FRAMES_PER_TURN):
                 pcm, metadata = ledger.next_frame(turn)
                 await t.frames(env, pcm, RATE, metadata=metadata, sizes=[len(pcm)])
@@ -316,16 +371,25 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulato
                 if burst and index + 1 == min(FLUSH_POINTS):
                     # The first burst of a turn hits a request that is playing (the later
                     # ones come blind): audio reached Spatius first.
-                    await t.until(lambda: ledger.reached(emulator, turn), what=f"turn {turn}'s first audio")
+                    await t.until(
+                        lambda: ledger.reached(emulator, turn), what=f"turn {turn}'s first audio"
+                    )
                 if burst:
                     await flush_burst(t, env, burst)
                     ledger.flushed_turns.add(turn)
                     if rng.random() < 0.3:  # the TTS reports its own cut at once
-                        await t.data(env, "tts_audio_end", {"request_id": request_id, "reason": 2,
-                                                            "metadata": {"turn_id": turn}})
+                        await t.data(
+                            env,
+                            "tts_audio_end",
+                            {"request_id": request_id, "reason": 2, "metadata": {"turn_id": turn}},
+                        )
             ending = rng.choice(["end", "finalize", "none"]) if turn != TURNS else "end"
             if ending == "end":  # for a stormed turn: a late end, harmless
-                await t.data(env, "tts_audio_end", {"request_id": request_id, "reason": 1, "metadata": {"turn_id": turn}})
+                await t.data(
+                    env,
+                    "tts_audio_end",
+                    {"request_id": request_id, "reason": 1, "metadata": {"turn_id": turn}},
+                )
             elif ending == "finalize":
                 await t.data(env, "finalize", {"metadata": {"turn_id": turn}})
             # "none": the next turn's first frame or start ends it
@@ -336,7 +400,9 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(emulato
     assert all(status == StatusCode.OK for status in statuses)
     problems = ledger.problems(emulator, whole_turns=whole, prefixes=True)
     problems += audio_after_interrupt(emulator)
-    interrupted = sum(1 for c in emulator.recording.connections for r in c.requests if r.interrupt is not None)
+    interrupted = sum(
+        1 for c in emulator.recording.connections for r in c.requests if r.interrupt is not None
+    )
     assert interrupted >= len(stormed), f"only {interrupted} requests were interrupted"
     record = last_run_record()
     if record is not None:
@@ -361,7 +427,9 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
         turn = 0
         while keep_going:
             turn += 1
-            await t.data(env, "tts_audio_start", {"request_id": f"s{turn}", "metadata": {"turn_id": turn}})
+            await t.data(
+                env, "tts_audio_start", {"request_id": f"s{turn}", "metadata": {"turn_id": turn}}
+            )
             for index in range(25):
                 if not keep_going or len(ledger.frames) >= MAX_FRAMES:
                     return
@@ -369,7 +437,11 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
                 await t.frames(env, pcm, RATE, metadata=metadata, sizes=[len(pcm)])
                 if index % 5 == 4:  # a cmd round trip now and then paces the stream
                     assert await t.cmd(env, "on_user_joined") in (StatusCode.OK, StatusCode.ERROR)
-            await t.data(env, "tts_audio_end", {"request_id": f"s{turn}", "reason": 1, "metadata": {"turn_id": turn}})
+            await t.data(
+                env,
+                "tts_audio_end",
+                {"request_id": f"s{turn}", "reason": 1, "metadata": {"turn_id": turn}},
+            )
 
     async def send_flushes(t, env) -> None:
         nonlocal flushes_sent
@@ -384,9 +456,18 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
     async def script(t, env) -> None:
         nonlocal keep_going
         await t.until(lambda: emulator.recording.sessions, what="the session")
-        t.background += [asyncio.create_task(send_frames(t, env)), asyncio.create_task(send_flushes(t, env))]
-        await t.until(lambda: len(emulator.recording.connections) >= 2, timeout=20, what="the reconnect attempt")
-        await t.until(lambda: t.held and len(flush_results) >= 10, what="flushes answered and passed on")
+        t.background += [
+            asyncio.create_task(send_frames(t, env)),
+            asyncio.create_task(send_flushes(t, env)),
+        ]
+        await t.until(
+            lambda: len(emulator.recording.connections) >= 2,
+            timeout=20,
+            what="the reconnect attempt",
+        )
+        await t.until(
+            lambda: t.held and len(flush_results) >= 10, what="flushes answered and passed on"
+        )
         keep_going = False  # no new sends; the ones in flight stay in flight
         # returning stops the test now
 
@@ -399,7 +480,9 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
     assert len(flush_results) == flushes_sent, "a flush the tester sent was never answered"
     assert flush_results.count(StatusCode.OK) >= 10
     assert all(status in (StatusCode.OK, StatusCode.ERROR) for status in flush_results)
-    closed = emulator.wait_for(lambda: all(c.closed for c in emulator.recording.connections) or None, 10)
+    closed = emulator.wait_for(
+        lambda: all(c.closed for c in emulator.recording.connections) or None, 10
+    )
     assert closed, "a connection outlived the extension"
     # A dropped connection may swallow the middle of a turn (the README's rule): no prefixes.
     problems = ledger_problems(emulator, ledger, whole_turns=set(), prefixes=False)
@@ -410,5 +493,7 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
         flushes_in = [m for m in record.messages_of(node, "in", "cmd") if m.name == "flush"]
         answered = record.messages_of(node, "out", "cmd_result")
         assert len(answered) >= len(flushes_in), "the extension left a flush it received unanswered"
-        assert any(m.startswith("stopped:") for _, m in extension_logs(record)), "on_stop did not finish"
+        assert any(m.startswith("stopped:") for _, m in extension_logs(record)), (
+            "on_stop did not finish"
+        )
     assert not problems, "\n".join(problems[:20])

@@ -20,20 +20,34 @@ from spatius_emulator.faults import (
 from ten_runtime import StatusCode
 
 FATAL_FAULTS = [
-    pytest.param(TokenRefusal(se.TOKEN_INVALID_API_KEY), "sessionTokenExpired", id="api-key-refused-401"),
+    pytest.param(
+        TokenRefusal(se.TOKEN_INVALID_API_KEY), "sessionTokenExpired", id="api-key-refused-401"
+    ),
     pytest.param(TokenRefusal(se.TOKEN_BILLING_REQUIRED), "billingRequired", id="billing-402"),
     pytest.param(TokenRefusal(se.TOKEN_APP_NOT_FOUND), "appIDUnrecognized", id="app-404"),
-    pytest.param(UpgradeRefusal(se.UPGRADE_INVALID_SESSION_TOKEN), "sessionTokenInvalid", id="session-token-400"),
+    pytest.param(
+        UpgradeRefusal(se.UPGRADE_INVALID_SESSION_TOKEN),
+        "sessionTokenInvalid",
+        id="session-token-400",
+    ),
     pytest.param(UpgradeRefusal(se.UPGRADE_AVATAR_NOT_FOUND), "avatarNotFound", id="avatar-404"),
     pytest.param(UpgradeRefusal(se.UPGRADE_APP_ID_MISMATCH), "appIDMismatch", id="app-id-mismatch"),
-    pytest.param(HandshakeError(se.CODE_UNAUTHENTICATED, "unauthorized"), "invalidEgressConfig", id="egress-16"),
     pytest.param(
-        HandshakeError(se.CODE_OUT_OF_RANGE, se.unsupported_sample_rate_message(24000, "pcm_s16le")),
+        HandshakeError(se.CODE_UNAUTHENTICATED, "unauthorized"),
+        "invalidEgressConfig",
+        id="egress-16",
+    ),
+    pytest.param(
+        HandshakeError(
+            se.CODE_OUT_OF_RANGE, se.unsupported_sample_rate_message(24000, "pcm_s16le")
+        ),
         "unsupportedSampleRate",
         id="sample-rate",
     ),
     pytest.param(
-        RuntimeServerError(se.CODE_CREDITS_EXHAUSTED, se.server_error_message(se.CODE_CREDITS_EXHAUSTED), Trigger()),
+        RuntimeServerError(
+            se.CODE_CREDITS_EXHAUSTED, se.server_error_message(se.CODE_CREDITS_EXHAUSTED), Trigger()
+        ),
         "creditsExhausted",
         id="credits-4001",
     ),
@@ -41,7 +55,9 @@ FATAL_FAULTS = [
 
 
 @pytest.mark.parametrize("fault, vendor_code", FATAL_FAULTS)
-def test_each_fatal_class_gives_one_fatal_error_and_no_retry(emulator, pcm_props, fault, vendor_code):
+def test_each_fatal_class_gives_one_fatal_error_and_no_retry(
+    emulator, pcm_props, fault, vendor_code
+):
     emulator.faults.add(fault, "every")
 
     async def script(t, env):
@@ -67,12 +83,24 @@ def test_connection_drop_mid_utterance_reconnects_and_later_speech_arrives(emula
 
     async def script(t, env):
         await t.frames(env, speech(24000, 2.0), 24000, metadata={"turn_id": 1}, pace=2.0)
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
-        await t.until(lambda: len(emulator.recording.connections) >= 2 and emulator.recording.connections[1].confirmed_at,
-                      what="the reconnect")
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
+        await t.until(
+            lambda: (
+                len(emulator.recording.connections) >= 2
+                and emulator.recording.connections[1].confirmed_at
+            ),
+            what="the reconnect",
+        )
         await t.frames(env, speech(24000, 1.0), 24000, metadata={"turn_id": 2})
-        await t.data(env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}})
-        await t.until(lambda: sum(r.ended for r in emulator.recording.connections[1].requests) == 2, what="both turns on the new session")
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}}
+        )
+        await t.until(
+            lambda: sum(r.ended for r in emulator.recording.connections[1].requests) == 2,
+            what="both turns on the new session",
+        )
 
     tester = run_scenario(pcm_props, script)
     first, second = emulator.recording.connections[:2]
@@ -87,18 +115,34 @@ def test_connection_drop_mid_utterance_reconnects_and_later_speech_arrives(emula
 
 def test_runtime_session_duration_exceeded_reconnects(emulator, pcm_props):
     emulator.faults.add(
-        RuntimeServerError(se.CODE_SESSION_DURATION_EXCEEDED, se.server_error_message(se.CODE_SESSION_DURATION_EXCEEDED), Trigger(after_audio_messages=1)),
+        RuntimeServerError(
+            se.CODE_SESSION_DURATION_EXCEEDED,
+            se.server_error_message(se.CODE_SESSION_DURATION_EXCEEDED),
+            Trigger(after_audio_messages=1),
+        ),
         1,
     )
 
     async def script(t, env):
         await t.frames(env, speech(24000, 1.0), 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
-        await t.until(lambda: len(emulator.recording.connections) >= 2 and emulator.recording.connections[1].confirmed_at,
-                      what="the new session")
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
+        await t.until(
+            lambda: (
+                len(emulator.recording.connections) >= 2
+                and emulator.recording.connections[1].confirmed_at
+            ),
+            what="the new session",
+        )
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 2})
-        await t.data(env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}})
-        await t.until(lambda: any(r.ended for r in emulator.recording.connections[1].requests), what="turn 2 on the new session")
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}}
+        )
+        await t.until(
+            lambda: any(r.ended for r in emulator.recording.connections[1].requests),
+            what="turn 2 on the new session",
+        )
 
     tester = run_scenario(pcm_props, script)
     codes = [e["vendor_info"]["code"] for e in tester.received.errors]
@@ -129,7 +173,9 @@ def test_stop_while_reconnecting_is_clean_and_bounded(emulator, pcm_props):
 
     async def script(t, env):
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 1})
-        await t.until(lambda: len(emulator.recording.connections) >= 2, what="the reconnect attempt")
+        await t.until(
+            lambda: len(emulator.recording.connections) >= 2, what="the reconnect attempt"
+        )
 
     started = time.monotonic()
     run_scenario(pcm_props, script)  # the tester stops the graph mid-reconnect
@@ -149,16 +195,22 @@ def test_stop_without_a_successful_start_is_clean(emulator, pcm_props):
 INVALID_CONFIGS = [
     pytest.param({"agora_uid": "0"}, "params.agora_uid", id="uid-zero"),
     pytest.param({"agora_uid": "not-a-number"}, "params.agora_uid", id="uid-text"),
-    pytest.param({"agora_appcert": "", "agora_token": ""}, "params.agora_token", id="no-token-no-cert"),
+    pytest.param(
+        {"agora_appcert": "", "agora_token": ""}, "params.agora_token", id="no-token-no-cert"
+    ),
     pytest.param({"spatius_avatar_id": ""}, "params.spatius_avatar_id", id="no-avatar"),
     pytest.param({"sample_rate": 44100}, "params.sample_rate", id="opus-44100"),
     pytest.param({"audio_format": "wav"}, "params.audio_format", id="bad-format"),
-    pytest.param({"session_expire_minutes": -1}, "params.session_expire_minutes", id="negative-expiry"),
+    pytest.param(
+        {"session_expire_minutes": -1}, "params.session_expire_minutes", id="negative-expiry"
+    ),
 ]
 
 
 @pytest.mark.parametrize("change, path", INVALID_CONFIGS)
-def test_invalid_configuration_one_fatal_error_still_serving_never_connects(emulator, emulator_props, change, path):
+def test_invalid_configuration_one_fatal_error_still_serving_never_connects(
+    emulator, emulator_props, change, path
+):
     props = {**emulator_props, "params": {**emulator_props["params"], **change}}
 
     async def script(t, env):
@@ -185,7 +237,14 @@ def test_unknown_cmd_gets_an_error_result_with_a_reason(emulator, pcm_props):
 
 
 def test_secrets_never_reach_logs_or_messages(emulator, emulator_props):
-    token_props = {**emulator_props, "params": {**emulator_props["params"], "agora_appcert": "", "agora_token": "007-secret-given-token-value"}}
+    token_props = {
+        **emulator_props,
+        "params": {
+            **emulator_props["params"],
+            "agora_appcert": "",
+            "agora_token": "007-secret-given-token-value",
+        },
+    }
     emulator.faults.add(TokenRefusal(se.TOKEN_INVALID_API_KEY), 1)
 
     async def script(t, env):

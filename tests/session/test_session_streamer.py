@@ -11,15 +11,26 @@ import asyncio
 import time
 
 import pytest
-from spatius_emulator.faults import Drop, HandshakeError, RuntimeServerError, TokenRefusal, Trigger, UpgradeRefusal
+from spatius_emulator.faults import (
+    Drop,
+    HandshakeError,
+    RuntimeServerError,
+    TokenRefusal,
+    Trigger,
+    UpgradeRefusal,
+)
 from spatius_emulator import service_errors as se
 from speech_fixtures import speech_pcm
 
 from spatius_avatar_python.audio import PcmFormat
 from spatius_avatar_python.config import load_config
 from spatius_avatar_python.pipeline import SpeechPipeline
-from spatius_avatar_python.streamer import AvatarStreamer, StreamerEvents, StreamerState, backoff_delay
-
+from spatius_avatar_python.streamer import (
+    AvatarStreamer,
+    StreamerEvents,
+    StreamerState,
+    backoff_delay,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +100,9 @@ async def test_audio_before_ready_is_kept_and_sent_in_order(emulator, emulator_p
         (HandshakeError(se.CODE_UNAUTHENTICATED, "unauthorized"), "invalidEgressConfig"),
     ],
 )
-async def test_fatal_failures_are_reported_once_and_never_retried(emulator, emulator_props, fault, vendor_code):
+async def test_fatal_failures_are_reported_once_and_never_retried(
+    emulator, emulator_props, fault, vendor_code
+):
     emulator.faults.add(fault, "every")
     h = Harness(pcm_props(emulator_props), backoff_base_s=0.01, backoff_cap_s=0.02)
     h.streamer.start()
@@ -103,22 +116,32 @@ async def test_fatal_failures_are_reported_once_and_never_retried(emulator, emul
     assert h.streamer.state is StreamerState.CLOSED
 
 
-async def test_transient_handshake_failure_retries_with_backoff_then_streams(emulator, emulator_props):
-    emulator.faults.add(HandshakeError(se.CODE_UNAVAILABLE, "egress client is not configured on server"), 1)
-    emulator.faults.add(HandshakeError(se.CODE_UNAVAILABLE, "egress client is not configured on server"), 2)
+async def test_transient_handshake_failure_retries_with_backoff_then_streams(
+    emulator, emulator_props
+):
+    emulator.faults.add(
+        HandshakeError(se.CODE_UNAVAILABLE, "egress client is not configured on server"), 1
+    )
+    emulator.faults.add(
+        HandshakeError(se.CODE_UNAVAILABLE, "egress client is not configured on server"), 2
+    )
     h = Harness(pcm_props(emulator_props), backoff_base_s=0.05, backoff_cap_s=0.1)
     h.streamer.start()
     speech = speech_24k()[:24000]
     h.say(speech, turn=1)
     requests = await asyncio.to_thread(emulator.wait_for_ended_requests, 1, 10)
     assert requests[0].data == speech
-    assert [f.vendor_code for f in h.failures] == ["egressUnavailable"]  # the same failure twice: said once
+    assert [f.vendor_code for f in h.failures] == [
+        "egressUnavailable"
+    ]  # the same failure twice: said once
     assert not h.failures[0].fatal
     assert len(emulator.recording.connections) == 3
     await h.streamer.stop()
 
 
-async def test_drop_mid_utterance_continues_as_a_new_request_on_the_new_session(emulator, emulator_props):
+async def test_drop_mid_utterance_continues_as_a_new_request_on_the_new_session(
+    emulator, emulator_props
+):
     emulator.faults.add(Drop(Trigger(after_audio_messages=5)), 1)
     h = Harness(pcm_props(emulator_props), backoff_base_s=0.05, backoff_cap_s=0.1)
     h.streamer.start()
@@ -139,13 +162,22 @@ async def test_drop_mid_utterance_continues_as_a_new_request_on_the_new_session(
     assert speech.startswith(received_first)
     assert speech.endswith(continued.data)
     assert len(received_first) + len(continued.data) <= len(speech)
-    assert h.failures and h.failures[0].vendor_code == "connectionClosed" and not h.failures[0].fatal
+    assert (
+        h.failures and h.failures[0].vendor_code == "connectionClosed" and not h.failures[0].fatal
+    )
     assert h.streamer.stats.reconnects == 1
     await h.streamer.stop()
 
 
 async def test_runtime_credits_exhausted_is_fatal(emulator, emulator_props):
-    emulator.faults.add(RuntimeServerError(se.CODE_CREDITS_EXHAUSTED, se.server_error_message(se.CODE_CREDITS_EXHAUSTED), Trigger(after_audio_messages=2)), 1)
+    emulator.faults.add(
+        RuntimeServerError(
+            se.CODE_CREDITS_EXHAUSTED,
+            se.server_error_message(se.CODE_CREDITS_EXHAUSTED),
+            Trigger(after_audio_messages=2),
+        ),
+        1,
+    )
     h = Harness(pcm_props(emulator_props), backoff_base_s=0.01, backoff_cap_s=0.02)
     h.streamer.start()
     h.say(speech_24k()[:48000], turn=1)
@@ -192,8 +224,17 @@ async def test_rollover_to_a_fresh_session_at_a_pause(emulator, emulator_props):
     speech = speech_24k()[:24000]
     h.say(speech, turn=1)
     await asyncio.to_thread(emulator.wait_for_ended_requests, 1, 10)
-    await until(lambda: len(emulator.recording.connections) >= 2 and emulator.recording.connections[1].confirmed_at, timeout=10)
-    await until(lambda: h.streamer.stats.rollovers == 1 and emulator.recording.connections[0].closed, timeout=10)
+    await until(
+        lambda: (
+            len(emulator.recording.connections) >= 2
+            and emulator.recording.connections[1].confirmed_at
+        ),
+        timeout=10,
+    )
+    await until(
+        lambda: h.streamer.stats.rollovers == 1 and emulator.recording.connections[0].closed,
+        timeout=10,
+    )
     first, second = emulator.recording.connections[:2]
     assert first.closed_by == "client"  # retired once its audio had played
     assert not h.failures  # a planned rollover is no failure
@@ -230,7 +271,9 @@ def test_backoff_is_capped_and_jittered():
     assert len(delays) > 1 and all(1.0 <= d <= 2.0 for d in delays)
 
 
-async def test_a_bug_in_a_callback_is_reported_once_and_the_avatar_keeps_serving(emulator, emulator_props):
+async def test_a_bug_in_a_callback_is_reported_once_and_the_avatar_keeps_serving(
+    emulator, emulator_props
+):
     h = Harness(pcm_props(emulator_props))
 
     def broken_metrics(metrics, utterance):
