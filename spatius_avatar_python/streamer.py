@@ -168,7 +168,7 @@ class _Link:
     suspect_at: float = 0.0
     requests: list["_Request"] = field(default_factory=list)
     playing_until: float = 0.0  # when what it was sent will have played, by real time
-    recent_sends: collections.deque = field(default_factory=collections.deque)  # (time, samples)
+    recent_sends: collections.deque = field(default_factory=collections.deque)  # (time, samples, request)
 
 
 @dataclass(eq=False)
@@ -584,7 +584,7 @@ class AvatarStreamer:
         link.playing_until = max(link.playing_until, now) + seconds
         request.plays_until = link.playing_until
         recent = link.recent_sends
-        recent.append((now, samples))
+        recent.append((now, samples, request))
         while recent[0][0] < now - 2 * IN_FLIGHT_S:
             recent.popleft()
         request.samples += samples
@@ -891,7 +891,10 @@ class AvatarStreamer:
             ahead = max(0.0, request.plays_until - at)
             unplayed += min(request.samples, int(round(ahead * self._rate)))
             withheld += request.withheld_samples()
-        in_flight = sum(samples for sent_at, samples in link.recent_sends if sent_at >= at - IN_FLIGHT_S)
+        # Audio a barge-in interrupted was not going to play: it is not lost (and has no
+        # utterance left to report it for).
+        in_flight = sum(samples for sent_at, samples, request in link.recent_sends
+                        if sent_at >= at - IN_FLIGHT_S and not request.interrupted)
         return max(unplayed, in_flight, withheld)
 
     def _cut_short(self, link: _Link) -> Utterance | None:
