@@ -243,7 +243,10 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
 @pytest.mark.parametrize("audio_format", FORMATS)
 async def test_a_slow_connect_still_rolls_over_before_the_token_expires(emulator, emulator_props, audio_format):
     # Before: deadlines counted from the end of the connect, the expiry from before it.
-    lifetime = 4.0
+    # 8 s: the fresh session opens 0.8 s before expiry (10 %), time enough for its own
+    # connect on a loaded machine (4 s left 0.4 s); counted from the end of the slow
+    # connect it would open only at 1.5 + 7.2 s, after expiry.
+    lifetime = 8.0
     emulator.faults.delay_handshake(1.5, which=1)
     h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=lifetime)
     h.streamer.start()
