@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 import spatius
 
 from spatius_avatar_python.audio import PcmFormat
@@ -56,9 +57,9 @@ class Harness:
     """The streamer and pipeline, PCM at 24 kHz, with the SDK sessions it opens wrapped by
     `wrap(number, session, callbacks)` (callbacks: the on_error/on_close it passed)."""
 
-    def __init__(self, emulator_props: dict[str, Any], wrap: Any) -> None:
+    def __init__(self, emulator_props: dict[str, Any], wrap: Any, audio_format: str = "pcm_s16le") -> None:
         props = dict(emulator_props)
-        props["params"] = {**emulator_props["params"], "audio_format": "pcm_s16le", "sample_rate": RATE}
+        props["params"] = {**emulator_props["params"], "audio_format": audio_format, "sample_rate": RATE}
         self.failures: list[Any] = []
         self.metrics: list[tuple[dict[str, Any], Any]] = []  # (metrics, utterance)
         self.opened = 0
@@ -161,7 +162,9 @@ async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arri
     assert requests[-1].data == speech
 
 
-async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(emulator, emulator_props, sdk_telemetry_off):
+@pytest.mark.parametrize("audio_format", ["ogg_opus", "pcm_s16le"])  # the default first
+async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(emulator, emulator_props, sdk_telemetry_off,
+                                                                                      audio_format):
     # The service ends the session on the first audio message (a transient ServerError,
     # then its close); the user barges in as that message goes out.
     emulator.faults.server_error(SESSION_DURATION_EXCEEDED, after_audio_messages=1, which=1)
@@ -186,7 +189,7 @@ async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_sessio
 
         return {"session": session}
 
-    h = Harness(emulator_props, wrap)
+    h = Harness(emulator_props, wrap, audio_format)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY, "the session")
     h.say(tone(0.2), turn=1, end=False)
