@@ -338,7 +338,9 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
         return len(emulator.recording.sessions)
 
     async def first_session(t) -> None:
-        await t.until(lambda: sessions() >= 1, what="the first session")
+        # Ready in the extension too: audio sent on the emulator's word alone may wait in the
+        # extension's buffer (and a flush drop it there, unsent: no fault would fire).
+        await t.until(lambda: sessions() >= 1 and t.extension_ready(), what="the first session")
 
     def idle_closes() -> int:
         return sum(1 for c in emulator.recording.connections
