@@ -205,18 +205,32 @@ class TestedExtension(AsyncExtension):
 
 
 class CollectWhere(AsyncExtensionTester):
+    """Collects `expected` reports, then stops. The extensions' data may reach the tester
+    before its own on_start (messages flow from on_init on): it stops only once both have
+    happened, so what on_start looks at is always seen."""
+
     def __init__(self, expected: int) -> None:
         super().__init__()
         self.expected = expected
         self.where: list[dict] = []
         self.tester_thread = 0
+        self.started = False
 
     async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
         self.tester_thread = threading.get_ident()
+        self.look(ten_env)
+        self.started = True
+        self._stop_when_done(ten_env)
+
+    def look(self, ten_env: AsyncTenEnvTester) -> None:
+        """What a test looks at in on_start."""
 
     async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
         self.where.append(json.loads(data.get_property_to_json(None)[0]))
-        if len(self.where) == self.expected:
+        self._stop_when_done(ten_env)
+
+    def _stop_when_done(self, ten_env: AsyncTenEnvTester) -> None:
+        if self.started and len(self.where) == self.expected:
             ten_env.stop_test()
 
 
@@ -246,7 +260,7 @@ def test_app_loop_is_exposed_while_a_run_is_active(make_extension):
     seen = {}
 
     class LookAtLoop(CollectWhere):
-        async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+        def look(self, ten_env: AsyncTenEnvTester) -> None:
             loop = standin.app_loop()
             seen["loop_id"] = id(loop)
             seen["running"] = loop.is_running()
