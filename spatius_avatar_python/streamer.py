@@ -168,7 +168,8 @@ class _Link:
     suspect_at: float = 0.0
     requests: list["_Request"] = field(default_factory=list)
     playing_until: float = 0.0  # when what it was sent will have played, by real time
-    recent_sends: collections.deque = field(default_factory=collections.deque)  # (time, samples, request)
+    # (time, samples, request) of each send in the last 2 * IN_FLIGHT_S
+    recent_sends: collections.deque = field(default_factory=collections.deque)
 
 
 @dataclass(eq=False)

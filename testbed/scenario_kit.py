@@ -167,7 +167,7 @@ class AvatarScenario(AsyncExtensionTester):
         metric). The emulator records a session when it confirms the handshake, before the
         extension has read that answer: audio sent on the emulator's word alone may still
         find the extension connecting (and buffering, within its bound)."""
-        return any("connect_ms" in payload.get("metrics", {}) for payload in self.received.of("metrics"))
+        return any("connect_ms" in p.get("metrics", {}) for p in self.received.of("metrics"))
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

@@ -448,7 +448,8 @@ def test_bad_input(row: BadInput, emulator, pcm_props):
         else:
             # Ready in the extension, not only confirmed by the emulator: a frame beyond the
             # buffer bound must meet a ready session (the bound is for audio that waits).
-            await t.until(lambda: emulator.recording.sessions and t.extension_ready(), what="the ready session")
+            await t.until(lambda: emulator.recording.sessions and t.extension_ready(),
+                          what="the ready session")
         if row.send is not None:
             await row.send(t, env, emulator)
         await still_serving(t, env, emulator, connects=not config_only)

@@ -57,9 +57,11 @@ class Harness:
     """The streamer and pipeline, PCM at 24 kHz, with the SDK sessions it opens wrapped by
     `wrap(number, session, callbacks)` (callbacks: the on_error/on_close it passed)."""
 
-    def __init__(self, emulator_props: dict[str, Any], wrap: Any, audio_format: str = "pcm_s16le") -> None:
+    def __init__(self, emulator_props: dict[str, Any], wrap: Any,
+                 audio_format: str = "pcm_s16le") -> None:
         props = dict(emulator_props)
-        props["params"] = {**emulator_props["params"], "audio_format": audio_format, "sample_rate": RATE}
+        props["params"] = {**emulator_props["params"], "audio_format": audio_format,
+                           "sample_rate": RATE}
         self.failures: list[Any] = []
         self.metrics: list[tuple[dict[str, Any], Any]] = []  # (metrics, utterance)
         self.opened = 0
@@ -73,7 +75,7 @@ class Harness:
             return wrapped.get("session", lambda s: s)(session)
 
         events = StreamerEvents(on_failure=lambda failure, utterance: self.failures.append(failure),
-                                on_metrics=lambda metrics, utterance: self.metrics.append((metrics, utterance)))
+                                on_metrics=lambda m, utterance: self.metrics.append((m, utterance)))
         self.streamer = AvatarStreamer(load_config(props), events, session_factory=factory,
                                        backoff_base_s=0.01, backoff_cap_s=0.02)
         self.pipeline = SpeechPipeline(self.streamer, RATE)
@@ -163,8 +165,8 @@ async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arri
 
 
 @pytest.mark.parametrize("audio_format", ["ogg_opus", "pcm_s16le"])  # the default first
-async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(emulator, emulator_props, sdk_telemetry_off,
-                                                                                      audio_format):
+async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(
+        emulator, emulator_props, sdk_telemetry_off, audio_format):
     # The service ends the session on the first audio message (a transient ServerError,
     # then its close); the user barges in as that message goes out.
     emulator.faults.server_error(SESSION_DURATION_EXCEEDED, after_audio_messages=1, which=1)
@@ -193,15 +195,17 @@ async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_sessio
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY, "the session")
     h.say(tone(0.2), turn=1, end=False)
-    await until(lambda: any(f.vendor_code == "sessionDurationExceeded" for f in h.failures), "the failure report")
+    await until(lambda: any(f.vendor_code == "sessionDurationExceeded" for f in h.failures),
+                "the failure report")
     interrupted = h.streamer.stats.requests_interrupted
     await h.streamer.stop()
-    assert interrupted == 1, "the interleaving did not happen: the barge-in's interrupt was not written"
+    assert interrupted == 1, "the interleaving did not happen: the interrupt was not written"
     # The interrupted audio was not going to play: the session's end took nothing with it.
     # (Before: the audio written just before the close counted as lost, with no turn to
     # name, since its request had been interrupted.)
     losses = [(m["audio_lost_seconds"], u) for m, u in h.metrics if "audio_lost_seconds" in m]
     assert not losses, f"lost audio reported for interrupted speech: {losses}"
     assert h.streamer.stats.lost_audio_seconds == 0
-    assert [f.vendor_code for f in h.failures] == ["sessionDurationExceeded"], [(f.vendor_code, f.message) for f in h.failures]
+    said = [(f.vendor_code, f.message) for f in h.failures]
+    assert [code for code, _ in said] == ["sessionDurationExceeded"], said
     assert "lost" not in h.failures[0].message, h.failures[0].message

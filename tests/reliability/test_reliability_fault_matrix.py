@@ -359,7 +359,8 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
             await send_signal(t, env, marking, A, 1, start=k * A.samples // A_PARTS,
                               stop=(k + 1) * A.samples // A_PARTS, pace=4.0)
             if k < A_PARTS - 1:
-                await t.until(lambda: first.audio_messages > k or first.closed, what=f"part {k + 1} of A")
+                await t.until(lambda k=k: first.audio_messages > k or first.closed,
+                              what=f"part {k + 1} of A")
 
     async def utterance_a(t, env) -> None:
         await tts_start(t, env, "rA", 1)

@@ -39,7 +39,8 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
                     {"request_id": "r1", "turn_id": 1, "pcm_file": str(speech_file), "max_ms": 1500, "sample_rate": 24000},
                     # Long, so that it is still being sent when the flush comes round, however
                     # slowly (a loaded machine): the barge-in must find turn 2 unended.
-                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000, "max_ms": 8000, "sample_rate": 24000},
+                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000,
+                     "max_ms": 8000, "sample_rate": 24000},
                     {"request_id": "r3", "turn_id": 3, "pcm_file": str(speech_file), "offset_ms": 6000, "max_ms": 1000, "sample_rate": 24000},
                 ],
             }

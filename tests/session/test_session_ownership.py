@@ -147,7 +147,7 @@ async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one
     h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
-    h.say(voice(6.0), turn=1)  # sent far faster than it plays: still playing below, even on a loaded machine
+    h.say(voice(6.0), turn=1)  # sent far faster than it plays: still playing below, even under load
     h.say(voice(0.3, pitch=220), turn=2, end=False)
     await until(lambda: len(emulator.recording.sessions[0].requests) == 2)
     h.pipeline.on_flush()
