@@ -134,7 +134,9 @@ async def test_audio_and_a_flush_during_a_rollover_connect_keep_the_fresh_sessio
     await until(lambda: any(r.ended and len(r.pcm()) == len(answer) // 2 for r in all_requests(emulator)), timeout=10)
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=10)
     assert not h.failures, h.failures
-    assert emulator.recording.connections[1].confirmed_at is not None
+    # The emulator records its confirmation after sending it: the streamer may be on the
+    # fresh session before the record is.
+    await until(lambda: emulator.recording.connections[1].confirmed_at is not None)
     await until(lambda: emulator.recording.connections[0].closed, timeout=10)  # once played out
     assert emulator.recording.connections[0].closed_by == "client"
     assert not emulator.recording.connections[1].closed  # the fresh session lives on
@@ -228,6 +230,7 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
     await say_paced(h, long_turn, turn=1, pace=1.5, end=False)  # spans the hard deadline
     h.pipeline.on_tts_end(None, 1, {"turn_id": 1})
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=10)
+    await until(lambda: len(emulator.recording.sessions) >= 2)  # recorded after it was confirmed
     old, fresh = emulator.recording.sessions[:2]
     await until(lambda: old.closed and sum(r.ended for r in fresh.requests) == 1, timeout=10)
     (cut,) = old.requests
