@@ -151,7 +151,9 @@ async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one
     await until(lambda: h.streamer.state is StreamerState.READY)
     h.say(voice(6.0), turn=1)  # sent far faster than it plays: still playing below, even under load
     h.say(voice(0.3, pitch=220), turn=2, end=False)
-    await until(lambda: len(emulator.recording.sessions[0].requests) == 2)
+    # (the emulator records a session just after confirming it: READY may come first)
+    sessions = emulator.recording  # .sessions is read afresh on each look
+    await until(lambda: sessions.sessions and len(sessions.sessions[0].requests) == 2)
     h.pipeline.on_flush()
     connection = emulator.recording.sessions[0]
     await until(lambda: len(connection.interrupts) == 2)
