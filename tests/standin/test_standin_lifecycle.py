@@ -31,6 +31,7 @@ class TestedExtension(AsyncExtension):
 
     async def on_start(self, ten_env):
         ten_env.log_info("stage on_start")
+        await ten_env.send_data(Data.create("started"))
 
     async def on_stop(self, ten_env):
         ten_env.log_info("stage on_stop")
@@ -47,6 +48,8 @@ class PingThenStop(AsyncExtensionTester):
     def __init__(self) -> None:
         super().__init__()
         self.stages: list[str] = []
+        self.pinged = False
+        self.extension_started = False
 
     async def on_init(self, ten_env: AsyncTenEnvTester) -> None:
         self.stages.append("tester on_init")
@@ -55,7 +58,18 @@ class PingThenStop(AsyncExtensionTester):
         self.stages.append("tester on_start")
         result, error = await ten_env.send_cmd(Cmd.create("ping"))
         assert error is None and result.get_status_code() == StatusCode.OK
-        ten_env.stop_test()
+        self.pinged = True
+        self._stop_when_started(ten_env)
+
+    async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
+        self.extension_started = self.extension_started or data.get_name() == "started"
+        self._stop_when_started(ten_env)
+
+    def _stop_when_started(self, ten_env: AsyncTenEnvTester) -> None:
+        # The ping may be answered before the extension's on_start (messages flow from
+        # on_init on): stop once the extension said it started, or its on_start may not run.
+        if self.pinged and self.extension_started:
+            ten_env.stop_test()
 
     async def on_stop(self, ten_env: AsyncTenEnvTester) -> None:
         self.stages.append("tester on_stop")
