@@ -162,6 +162,13 @@ class AvatarScenario(AsyncExtensionTester):
         assert err is None, err.error_message()
         return result.get_status_code() if result is not None else None
 
+    def extension_ready(self) -> bool:
+        """True once the extension said its Spatius session is ready (its `connect_ms`
+        metric). The emulator records a session when it confirms the handshake, before the
+        extension has read that answer: audio sent on the emulator's word alone may still
+        find the extension connecting (and buffering, within its bound)."""
+        return any("connect_ms" in p.get("metrics", {}) for p in self.received.of("metrics"))
+
     async def until(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

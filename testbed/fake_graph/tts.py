@@ -4,7 +4,10 @@ the send) and data `tts_audio_start` / `tts_audio_end`, paced by an absolute sch
 
 Node property:
     session_id (str), pace (1.0 real time, 0 as fast as possible), pause_ms between
-    utterances, start_delay_ms, stop_on_flush (bool, default true: a `flush` cmd ends the
+    utterances, start_delay_ms, start_after_received ({"node": N, "data": D}: speak only
+    once node N has received data D, e.g. the avatar's first `metrics`, sent when its session
+    is ready; start_delay_ms counts from then; waits start_timeout_ms, default 60000),
+    stop_on_flush (bool, default true: a `flush` cmd ends the
     current utterance with reason 2), utterances: a list of
     {request_id, turn_id, pcm_file | tone_hz + duration_ms, offset_ms, max_ms, amplitude,
      sample_rate, channels (1|2), frame_ms, odd_frames, send_start, send_end, end_reason}.
@@ -115,6 +118,15 @@ class FakeTts(AsyncExtension):
         pace = float(script.get("pace", 1.0))
         pause_s = float(script.get("pause_ms", 0)) / 1000
         utterances = [Utterance.from_script(i, raw) for i, raw in enumerate(script.get("utterances", []))]
+        after = script.get("start_after_received")
+        if after is not None:
+            node, name = str(after["node"]), str(after["data"])
+            timeout_s = float(script.get("start_timeout_ms", 60000)) / 1000
+            def heard(records: Any) -> bool:
+                return bool(records.node(node).received_of("data", name))
+
+            if not await registry.wait_until(heard, timeout_s):
+                ten_env.log_warn(f"fake_tts: {node} never received {name}; speaking anyway")
         await asyncio.sleep(float(script.get("start_delay_ms", 0)) / 1000)
         # Absolute schedule: frame k is due at t0 + (audio and pauses before it) / pace, so
         # late wake-ups do not accumulate into drift.

@@ -446,7 +446,10 @@ def test_bad_input(row: BadInput, emulator, pcm_props):
         if config_only:
             await t.until(lambda: any(e["code"] == -1000 for e in t.received.errors), what="the fatal error")
         else:
-            await t.until(lambda: emulator.recording.sessions, what="the session")
+            # Ready in the extension, not only confirmed by the emulator: a frame beyond the
+            # buffer bound must meet a ready session (the bound is for audio that waits).
+            await t.until(lambda: emulator.recording.sessions and t.extension_ready(),
+                          what="the ready session")
         if row.send is not None:
             await row.send(t, env, emulator)
         await still_serving(t, env, emulator, connects=not config_only)

@@ -9,7 +9,10 @@ that the interleaving that goes wrong happens every time:
   is in the middle of a send: the send then fails on the closed socket, and the SDK's own
   report of the refusal waits in the owner's inbox;
 - speech arrives at the very moment the service closes a quiet session for its idle
-  timeout: the audio is posted just before the SDK reports the close.
+  timeout: the audio is posted just before the SDK reports the close;
+- the user barges in as audio goes out on a session the service is about to end: the
+  interrupt is written before the service's close is read (a loaded machine does this;
+  the fault matrix's during-stop rows saw it as a loss reported for no turn).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 import spatius
 
 from spatius_avatar_python.audio import PcmFormat
@@ -29,6 +33,7 @@ from spatius_avatar_python.streamer import AvatarStreamer, StreamerEvents, Strea
 from tests.reliability.reliability_kit import RATE
 
 CREDITS_EXHAUSTED = 4001
+SESSION_DURATION_EXCEEDED = 4002  # transient: the streamer reconnects
 IDLE_TIMEOUT_S = 0.3
 CONDITION_BOUND_S = 10.0  # generous: only against hangs
 
@@ -52,10 +57,13 @@ class Harness:
     """The streamer and pipeline, PCM at 24 kHz, with the SDK sessions it opens wrapped by
     `wrap(number, session, callbacks)` (callbacks: the on_error/on_close it passed)."""
 
-    def __init__(self, emulator_props: dict[str, Any], wrap: Any) -> None:
+    def __init__(self, emulator_props: dict[str, Any], wrap: Any,
+                 audio_format: str = "pcm_s16le") -> None:
         props = dict(emulator_props)
-        props["params"] = {**emulator_props["params"], "audio_format": "pcm_s16le", "sample_rate": RATE}
+        props["params"] = {**emulator_props["params"], "audio_format": audio_format,
+                           "sample_rate": RATE}
         self.failures: list[Any] = []
+        self.metrics: list[tuple[dict[str, Any], Any]] = []  # (metrics, utterance)
         self.opened = 0
 
         def factory(**kwargs: Any) -> Any:
@@ -66,7 +74,8 @@ class Harness:
             session = spatius.new_avatar_session(**kwargs)
             return wrapped.get("session", lambda s: s)(session)
 
-        events = StreamerEvents(on_failure=lambda failure, utterance: self.failures.append(failure))
+        events = StreamerEvents(on_failure=lambda failure, utterance: self.failures.append(failure),
+                                on_metrics=lambda m, utterance: self.metrics.append((m, utterance)))
         self.streamer = AvatarStreamer(load_config(props), events, session_factory=factory,
                                        backoff_base_s=0.01, backoff_cap_s=0.02)
         self.pipeline = SpeechPipeline(self.streamer, RATE)
@@ -153,3 +162,50 @@ async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arri
     # session is no error; the new speech goes out whole on the next session.
     assert not failures, [(f.vendor_code, f.message) for f in failures]
     assert requests[-1].data == speech
+
+
+@pytest.mark.parametrize("audio_format", ["ogg_opus", "pcm_s16le"])  # the default first
+async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(
+        emulator, emulator_props, sdk_telemetry_off, audio_format):
+    # The service ends the session on the first audio message (a transient ServerError,
+    # then its close); the user barges in as that message goes out.
+    emulator.faults.server_error(SESSION_DURATION_EXCEEDED, after_audio_messages=1, which=1)
+
+    def wrap(number: int, callbacks: dict[str, Any]) -> dict[str, Any]:
+        if number != 1:
+            return {}
+
+        def session(real: Any) -> Any:
+            send, sends = real.send_audio, []
+
+            async def send_audio(payload: bytes, end: bool = False) -> Any:
+                sends.append(payload)
+                if len(sends) == 1:
+                    h.pipeline.on_flush()  # posted now: the owner handles it right after this send
+                # A small write does not yield to the loop, nor does the interrupt that the
+                # owner writes next: the service's answer cannot be read in between.
+                return await send(payload, end=end)
+
+            real.send_audio = send_audio
+            return real
+
+        return {"session": session}
+
+    h = Harness(emulator_props, wrap, audio_format)
+    h.streamer.start()
+    await until(lambda: h.streamer.state is StreamerState.READY, "the session")
+    h.say(tone(0.2), turn=1, end=False)
+    await until(lambda: any(f.vendor_code == "sessionDurationExceeded" for f in h.failures),
+                "the failure report")
+    interrupted = h.streamer.stats.requests_interrupted
+    await h.streamer.stop()
+    assert interrupted == 1, "the interleaving did not happen: the interrupt was not written"
+    # The interrupted audio was not going to play: the session's end took nothing with it.
+    # (Before: the audio written just before the close counted as lost, with no turn to
+    # name, since its request had been interrupted.)
+    losses = [(m["audio_lost_seconds"], u) for m, u in h.metrics if "audio_lost_seconds" in m]
+    assert not losses, f"lost audio reported for interrupted speech: {losses}"
+    assert h.streamer.stats.lost_audio_seconds == 0
+    said = [(f.vendor_code, f.message) for f in h.failures]
+    assert [code for code, _ in said] == ["sessionDurationExceeded"], said
+    assert "lost" not in h.failures[0].message, h.failures[0].message

@@ -78,6 +78,7 @@ ALL_SIGNALS = (A, B_EARLY, B_LATE, C)
 TURN_OF = {A: 1, B_EARLY: 2, B_LATE: 2, C: 3}
 MARKINGS: tuple[Marking, ...] = (ToneMarking(ALL_SIGNALS), RAMPS)  # Ogg Opus, the default, first
 
+A_PARTS = 5  # mid-utterance: A is sent in this many parts, each one waited for (send_a_in_parts)
 IDLE_TIMEOUT_S = 1.8  # longer than A (1 s): the session idles out after A has played
 SLOW_READ_S = 0.02  # per message the emulator reads
 ADDED_LATENCY_S = 0.3  # on the token answer and again on the handshake answer
@@ -337,7 +338,9 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
         return len(emulator.recording.sessions)
 
     async def first_session(t) -> None:
-        await t.until(lambda: sessions() >= 1, what="the first session")
+        # Ready in the extension too: audio sent on the emulator's word alone may wait in the
+        # extension's buffer (and a flush drop it there, unsent: no fault would fire).
+        await t.until(lambda: sessions() >= 1 and t.extension_ready(), what="the first session")
 
     def idle_closes() -> int:
         return sum(1 for c in emulator.recording.connections
@@ -345,6 +348,19 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
 
     async def idle_error(t) -> None:
         await t.until(lambda: idle_closes() >= 1, what="the idle close")
+
+    async def send_a_in_parts(t, env) -> None:
+        """A, paced, in parts that each reach the first session (or find it gone) before the
+        next is sent: A spans at least A_PARTS audio messages there, so the fault that fires
+        on the third lands in the middle of A. Paced alone, a loaded machine can batch all of
+        A into two messages, the third being its end."""
+        first = emulator.recording.sessions[0]
+        for k in range(A_PARTS):
+            await send_signal(t, env, marking, A, 1, start=k * A.samples // A_PARTS,
+                              stop=(k + 1) * A.samples // A_PARTS, pace=4.0)
+            if k < A_PARTS - 1:
+                await t.until(lambda k=k: first.audio_messages > k or first.closed,
+                              what=f"part {k + 1} of A")
 
     async def utterance_a(t, env) -> None:
         await tts_start(t, env, "rA", 1)
@@ -358,8 +374,8 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
                 await send_signal(t, env, marking, A, 1, stop=A.samples // 2)
                 await idle_error(t)  # the TTS stalls longer than the idle timeout
                 await send_signal(t, env, marking, A, 1, start=A.samples // 2)
-            else:  # paced, so that A spans several audio messages
-                await send_signal(t, env, marking, A, 1, pace=4.0)
+            else:
+                await send_a_in_parts(t, env)
         else:
             await first_session(t)
             await send_signal(t, env, marking, A, 1, one_frame=True)

@@ -35,9 +35,17 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
                 "session_id": "graph-test",
                 "pace": 4.0,
                 "pause_ms": 200,
+                # The agent speaks once the avatar's session is ready (its first metrics reach
+                # main_control): the barge-in below is scripted on what the TTS sent, and a
+                # connect slower than the first utterance (a loaded machine) would otherwise
+                # leave everything queued for the flush to drop, nothing to interrupt.
+                "start_after_received": {"node": "main_control", "data": "metrics"},
                 "utterances": [
                     {"request_id": "r1", "turn_id": 1, "pcm_file": str(speech_file), "max_ms": 1500, "sample_rate": 24000},
-                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000, "max_ms": 3000, "sample_rate": 24000},
+                    # Long, so that it is still being sent when the flush comes round, however
+                    # slowly (a loaded machine): the barge-in must find turn 2 unended.
+                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000,
+                     "max_ms": 8000, "sample_rate": 24000},
                     {"request_id": "r3", "turn_id": 3, "pcm_file": str(speech_file), "offset_ms": 6000, "max_ms": 1000, "sample_rate": 24000},
                 ],
             }

@@ -95,6 +95,9 @@ def test_barge_in_drops_late_frames_of_the_old_turn_and_keeps_the_next_turn(emul
     async def script(t, env):
         await t.data(env, "tts_audio_start", {"request_id": "r1", "metadata": {"turn_id": 1}})
         await t.frames(env, first[: 24000 * 2], 24000, metadata={"turn_id": 1}, pace=4.0)
+        # The barge-in is on a request that is playing: its audio reached Spatius first (a
+        # slow connect could otherwise leave all of it waiting, dropped by the flush unsent).
+        await t.until(lambda: requests(emulator), what="turn 1's first audio")
         status = await t.cmd(env, "flush")
         assert status == StatusCode.OK
         await t.frames(env, late, 24000, metadata={"turn_id": 1})  # the TTS had not stopped yet
@@ -120,7 +123,9 @@ def test_barge_in_drops_late_frames_of_the_old_turn_and_keeps_the_next_turn(emul
 
 def test_flush_interrupts_a_request_that_has_ended_but_is_still_playing(emulator, pcm_props):
     async def script(t, env):
-        await t.frames(env, speech(24000, 3.0), 24000, metadata={"turn_id": 1})
+        # 6 s sent at once: it still plays (by more than the 1 s asserted below) however
+        # long the flush takes to come round on a loaded machine.
+        await t.frames(env, speech(24000, 6.0), 24000, metadata={"turn_id": 1})
         await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
         await t.until(lambda: ended(emulator), what="the end")
         assert await t.cmd(env, "flush") == StatusCode.OK

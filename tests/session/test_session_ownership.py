@@ -134,7 +134,9 @@ async def test_audio_and_a_flush_during_a_rollover_connect_keep_the_fresh_sessio
     await until(lambda: any(r.ended and len(r.pcm()) == len(answer) // 2 for r in all_requests(emulator)), timeout=10)
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=10)
     assert not h.failures, h.failures
-    assert emulator.recording.connections[1].confirmed_at is not None
+    # The emulator records its confirmation after sending it: the streamer may be on the
+    # fresh session before the record is.
+    await until(lambda: emulator.recording.connections[1].confirmed_at is not None)
     await until(lambda: emulator.recording.connections[0].closed, timeout=10)  # once played out
     assert emulator.recording.connections[0].closed_by == "client"
     assert not emulator.recording.connections[1].closed  # the fresh session lives on
@@ -147,9 +149,11 @@ async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one
     h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
-    h.say(voice(3.0), turn=1)  # sent far faster than it plays: still playing below
+    h.say(voice(6.0), turn=1)  # sent far faster than it plays: still playing below, even under load
     h.say(voice(0.3, pitch=220), turn=2, end=False)
-    await until(lambda: len(emulator.recording.sessions[0].requests) == 2)
+    # (the emulator records a session just after confirming it: READY may come first)
+    sessions = emulator.recording  # .sessions is read afresh on each look
+    await until(lambda: sessions.sessions and len(sessions.sessions[0].requests) == 2)
     h.pipeline.on_flush()
     connection = emulator.recording.sessions[0]
     await until(lambda: len(connection.interrupts) == 2)
@@ -228,6 +232,7 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
     await say_paced(h, long_turn, turn=1, pace=1.5, end=False)  # spans the hard deadline
     h.pipeline.on_tts_end(None, 1, {"turn_id": 1})
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=10)
+    await until(lambda: len(emulator.recording.sessions) >= 2)  # recorded after it was confirmed
     old, fresh = emulator.recording.sessions[:2]
     await until(lambda: old.closed and sum(r.ended for r in fresh.requests) == 1, timeout=10)
     (cut,) = old.requests
@@ -243,7 +248,10 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
 @pytest.mark.parametrize("audio_format", FORMATS)
 async def test_a_slow_connect_still_rolls_over_before_the_token_expires(emulator, emulator_props, audio_format):
     # Before: deadlines counted from the end of the connect, the expiry from before it.
-    lifetime = 4.0
+    # 8 s: the fresh session opens 0.8 s before expiry (10 %), time enough for its own
+    # connect on a loaded machine (4 s left 0.4 s); counted from the end of the slow
+    # connect it would open only at 1.5 + 7.2 s, after expiry.
+    lifetime = 8.0
     emulator.faults.delay_handshake(1.5, which=1)
     h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=lifetime)
     h.streamer.start()

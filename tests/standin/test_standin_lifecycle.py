@@ -31,6 +31,7 @@ class TestedExtension(AsyncExtension):
 
     async def on_start(self, ten_env):
         ten_env.log_info("stage on_start")
+        await ten_env.send_data(Data.create("started"))
 
     async def on_stop(self, ten_env):
         ten_env.log_info("stage on_stop")
@@ -47,6 +48,8 @@ class PingThenStop(AsyncExtensionTester):
     def __init__(self) -> None:
         super().__init__()
         self.stages: list[str] = []
+        self.pinged = False
+        self.extension_started = False
 
     async def on_init(self, ten_env: AsyncTenEnvTester) -> None:
         self.stages.append("tester on_init")
@@ -55,7 +58,18 @@ class PingThenStop(AsyncExtensionTester):
         self.stages.append("tester on_start")
         result, error = await ten_env.send_cmd(Cmd.create("ping"))
         assert error is None and result.get_status_code() == StatusCode.OK
-        ten_env.stop_test()
+        self.pinged = True
+        self._stop_when_started(ten_env)
+
+    async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
+        self.extension_started = self.extension_started or data.get_name() == "started"
+        self._stop_when_started(ten_env)
+
+    def _stop_when_started(self, ten_env: AsyncTenEnvTester) -> None:
+        # The ping may be answered before the extension's on_start (messages flow from
+        # on_init on): stop once the extension said it started, or its on_start may not run.
+        if self.pinged and self.extension_started:
+            ten_env.stop_test()
 
     async def on_stop(self, ten_env: AsyncTenEnvTester) -> None:
         self.stages.append("tester on_stop")
@@ -205,18 +219,32 @@ class TestedExtension(AsyncExtension):
 
 
 class CollectWhere(AsyncExtensionTester):
+    """Collects `expected` reports, then stops. The extensions' data may reach the tester
+    before its own on_start (messages flow from on_init on): it stops only once both have
+    happened, so what on_start looks at is always seen."""
+
     def __init__(self, expected: int) -> None:
         super().__init__()
         self.expected = expected
         self.where: list[dict] = []
         self.tester_thread = 0
+        self.started = False
 
     async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
         self.tester_thread = threading.get_ident()
+        self.look(ten_env)
+        self.started = True
+        self._stop_when_done(ten_env)
+
+    def look(self, ten_env: AsyncTenEnvTester) -> None:
+        """What a test looks at in on_start."""
 
     async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
         self.where.append(json.loads(data.get_property_to_json(None)[0]))
-        if len(self.where) == self.expected:
+        self._stop_when_done(ten_env)
+
+    def _stop_when_done(self, ten_env: AsyncTenEnvTester) -> None:
+        if self.started and len(self.where) == self.expected:
             ten_env.stop_test()
 
 
@@ -246,7 +274,7 @@ def test_app_loop_is_exposed_while_a_run_is_active(make_extension):
     seen = {}
 
     class LookAtLoop(CollectWhere):
-        async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
+        def look(self, ten_env: AsyncTenEnvTester) -> None:
             loop = standin.app_loop()
             seen["loop_id"] = id(loop)
             seen["running"] = loop.is_running()
