@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 

@@ -28,7 +28,7 @@ from ten_runtime import (
 )
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
-from fake_graph import check_tester_node, registry, run_graph_until, the_tester_node
+from fake_graph import check_tester_node, registry, the_tester_node
 
 AVATAR_ADDON = "spatius_avatar_python"
 NULL_ADDON = "bench_null_sink"
