@@ -132,12 +132,14 @@ def main() -> None:
     barge_ins = 10 if args.quick else 60
     results = [run(fmt, barge_ins) for fmt in ("pcm_s16le", "ogg_opus")]
     print(
-        f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}"
+        f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'unpaired':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}"
     )
     for r in results:
         lat = r["flush_to_interrupt"]
         print(
-            f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} {lat['p50_ms']!s:>7} "
+            f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} "
+            f"{r['flushes_without_interrupt']:>8} {lat['p50_ms']!s:>7} "
             f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_audio_ms']:>8}"
         )
     path = write_result(

@@ -169,12 +169,14 @@ def main() -> None:
         },
     }
     print(
-        f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} {'token req/start (cold, pref.)':>30}"
+        f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} "
+        f"{'token req/start (cold, pref.)':>30}"
     )
     for level, key in (("extension connect_ms", "extension"), ("SDK init+start", "sdk")):
         cold, pref = result[key]["cold"], result[key]["prefetched"]
         print(
-            f"{level:>22} {cold['connect_ms']['median_ms']:>15} {pref['connect_ms']['median_ms']:>21} "
+            f"{level:>22} {cold['connect_ms']['median_ms']:>15} "
+            f"{pref['connect_ms']['median_ms']:>21} "
             f"{cold['token_requests_per_start']:>14} {pref['token_requests_per_start']:>15}"
         )
     path = write_result("bench_start_quick" if args.quick else "bench_start", result)
