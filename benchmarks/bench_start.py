@@ -44,7 +44,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
     import spatius.token_cache as token_cache
 
     from benchlib import graph as g
-    from fake_graph import registry, the_tester_node
+    from fake_graph import registry, run_graph_until, the_tester_node
 
     token_cache.clear_cached_session_tokens()
     if prefetched:
@@ -75,7 +75,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
             for m in records.node("sink").received
         )
 
-    outcome = g.run_graph_until(graph, connected, timeout_s=30)
+    outcome = run_graph_until(graph, connected, timeout_s=30)
     after = emulator.stats()
     metrics = next(
         m.properties["metrics"]
