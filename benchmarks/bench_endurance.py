@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 
@@ -37,7 +37,10 @@ def script(
 
     rng = random.Random(seed)
     speech = str(speech_file(24000))
-    utterances, plan, lengths, total = [], [], [], 0.0
+    utterances: list[dict[str, Any]] = []
+    plan: list[list[int]] = []
+    lengths: list[float] = []
+    total = 0.0
     while total < total_audio_s:
         index = len(utterances)
         length_ms = rng.randint(1000, 8000)
@@ -109,11 +112,13 @@ def orchestrate(args: argparse.Namespace) -> None:
         results[receiver] = json.loads(lines[-1][len("RESULT ") :])
     avatar, control = results["avatar"], results["control"]
     print(
-        f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, {avatar['barge_ins']} barge-ins, "
+        f"{avatar['audio_s']} s of audio in {avatar['turns']} turns, "
+        f"{avatar['barge_ins']} barge-ins, "
         f"{avatar['wall_s']} s wall, {avatar['connections']} connection(s), error {avatar['error']}"
     )
     print(
-        f"turns: {avatar['completed_turns_whole']} whole, {avatar['interrupted_turns']} interrupted, "
+        f"turns: {avatar['completed_turns_whole']} whole, "
+        f"{avatar['interrupted_turns']} interrupted, "
         f"{avatar['turns_without_request']} without a request (cut before any audio); "
         f"requests left unmatched: {avatar['requests_left_unmatched']}; "
         f"stale audio after flushes: {avatar['stale_audio_ms']} ms"
@@ -121,7 +126,8 @@ def orchestrate(args: argparse.Namespace) -> None:
     for name, r in results.items():
         print(
             f"{name:>8}: RSS {r['start']['rss_mb']} -> {r['end']['rss_mb']} MB, asyncio tasks "
-            f"{r['start']['asyncio_tasks']} -> {r['end']['asyncio_tasks']}, threads {r['start']['threads']} -> {r['end']['threads']}"
+            f"{r['start']['asyncio_tasks']} -> {r['end']['asyncio_tasks']}, "
+            f"threads {r['start']['threads']} -> {r['end']['threads']}"
         )
     growth = round(avatar["rss_growth_mb"] - control["rss_growth_mb"], 1)
     print(f"RSS growth attributable to the extension (avatar minus control): {growth} MB")

@@ -16,13 +16,28 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 
 UTTERANCE_MS = 1500
 FLUSH_AFTER_FRAMES = 25  # 0.5 s into each utterance
 PAUSE_MS = 300
+
+
+def pair_flushes_with_interrupts(
+    flush_sent_at: list[float], interrupted: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """For each flush (send times in order), the interrupted request it caused: the first
+    interrupt at or after the flush and before the next flush, on any connection; None when
+    none arrived. Matched by time, not by position: one missing or extra interrupt, or a
+    reconnect, must not shift every later pair."""
+    by_time = sorted(interrupted, key=lambda r: float(r["interrupt_s"]))
+    pairs: list[dict[str, Any] | None] = []
+    for i, sent_at in enumerate(flush_sent_at):
+        next_at = flush_sent_at[i + 1] if i + 1 < len(flush_sent_at) else float("inf")
+        pairs.append(next((r for r in by_time if sent_at <= r["interrupt_s"] < next_at), None))
+    return pairs
 
 
 def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
@@ -73,10 +88,13 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
         )
         stats = emulator.stats(chunks=True)
     conns = [c for c in stats["connections"] if c["confirmed_s"] is not None]
-    requests = conns[0]["requests"] if conns else []
+    requests = [r for c in conns for r in c["requests"]]
     interrupted = [r for r in requests if r["interrupt_s"] is not None]
+    pairs = pair_flushes_with_interrupts([f[1] for f in g.flushes], interrupted)
     latencies, stale_s, stale_requests, after_interrupt = [], 0.0, 0, 0
-    for (utterance, sent_at, _, _), request in zip(g.flushes, interrupted):
+    for (utterance, sent_at, _, _), request in zip(g.flushes, pairs, strict=True):
+        if request is None:
+            continue
         latencies.append(request["interrupt_s"] - sent_at)
         excess = g.stale_audio_s(request, utterance, sent_at)
         if excess:
@@ -92,6 +110,8 @@ def run(audio_format: str, barge_ins: int) -> dict[str, Any]:
         "barge_ins": len(g.flushes),
         "flush_results_ok": sum(1 for f in g.flushes if f[3] == 0),
         "interrupts_received": len(interrupted),
+        "flushes_without_interrupt": sum(1 for r in pairs if r is None),
+        "interrupts_without_flush": len(interrupted) - sum(1 for r in pairs if r is not None),
         "connections": len(conns),
         "flush_to_interrupt": summarize_ms(np.array(latencies)),
         "flush_to_result": summarize_ms(np.array(flush_results)),
@@ -112,12 +132,14 @@ def main() -> None:
     barge_ins = 10 if args.quick else 60
     results = [run(fmt, barge_ins) for fmt in ("pcm_s16le", "ogg_opus")]
     print(
-        f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}"
+        f"{'format':>10} {'barge-ins':>9} {'interrupts':>10} {'unpaired':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'stale ms':>8}"
     )
     for r in results:
         lat = r["flush_to_interrupt"]
         print(
-            f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} {lat['p50_ms']!s:>7} "
+            f"{r['format']:>10} {r['barge_ins']:>9} {r['interrupts_received']:>10} "
+            f"{r['flushes_without_interrupt']:>8} {lat['p50_ms']!s:>7} "
             f"{lat['p99_ms']!s:>7} {lat['max_ms']!s:>7} {r['stale_audio_ms']:>8}"
         )
     path = write_result(

@@ -16,10 +16,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 
@@ -52,7 +52,6 @@ def conditioned_cum_seconds(
 
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    import threading
 
     import numpy as np
 
@@ -212,7 +211,7 @@ def _run_floor(props, n, audio_format, pcm_in, frame_bytes, settle_s, meter, sam
         await asyncio.gather(
             *(
                 stream_floor_session(s, r, frames, start + i * FRAME_MS / 1000 / n, FRAME_MS / 1000)
-                for i, (s, r) in enumerate(zip(sessions, records))
+                for i, (s, r) in enumerate(zip(sessions, records, strict=True))
             )
         )
         await asyncio.sleep(1.0)  # let the last audio arrive before closing
@@ -325,7 +324,12 @@ def _start_loop_profiler(loop):
 
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     started = threading.Event()
-    loop.call_soon_threadsafe(lambda: (profiler.start(), started.set()))
+
+    def start_on_loop() -> None:
+        profiler.start()
+        started.set()
+
+    loop.call_soon_threadsafe(start_on_loop)
     started.wait(5)
     return profiler
 
@@ -336,7 +340,12 @@ def _stop_loop_profiler(loop, profiler, spec) -> None:
     from benchlib.setup import RESULTS_DIR
 
     stopped = threading.Event()
-    loop.call_soon_threadsafe(lambda: (profiler.stop(), stopped.set()))
+
+    def stop_on_loop() -> None:
+        profiler.stop()
+        stopped.set()
+
+    loop.call_soon_threadsafe(stop_on_loop)
     stopped.wait(5)
     name = (
         f"profile_loop_{spec['format']}_{spec['rate'] // 1000}k{spec['channels']}_n{spec['n']}.txt"
@@ -398,11 +407,11 @@ def add_ratios(ext: dict[str, Any], floor: dict[str, Any], control: dict[str, An
     }
 
 
-def _median(values: list[float]) -> float | None:
+def _median(values: list[float | None]) -> float | None:
     import statistics
 
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 3) if values else None
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 3) if present else None
 
 
 def run_targets(args: argparse.Namespace) -> None:
@@ -431,8 +440,11 @@ def run_targets(args: argparse.Namespace) -> None:
                         per_case[(mode, rate, channels)].append(run)
             for (mode, rate, channels), done in per_case.items():
 
-                def med(get):  # noqa: ANN001
-                    return _median([get(r) for r in done])
+                def med(
+                    get: Callable[[dict[str, Any]], float | None],
+                    runs: list[dict[str, Any]] = done,
+                ) -> float | None:
+                    return _median([get(r) for r in runs])
 
                 medians.append(
                     {
@@ -507,7 +519,8 @@ def main() -> None:
                 {**spec("extension", args.profile, fmt, seconds=6.0), "profile": True}
             )
             print(
-                f"{fmt}: loop profile in benchmarks/results/profile_loop_{fmt}_24k1_n{args.profile}.txt"
+                f"{fmt}: loop profile in benchmarks/results/"
+                f"profile_loop_{fmt}_24k1_n{args.profile}.txt"
                 if not run.get("failed")
                 else run
             )

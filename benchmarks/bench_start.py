@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib.setup import REPO, prepare_paths  # noqa: E402
+from benchlib.setup import REPO, prepare_paths
 
 prepare_paths()
 
@@ -45,7 +44,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
     import spatius.token_cache as token_cache
 
     from benchlib import graph as g
-    from fake_graph import registry, the_tester_node
+    from fake_graph import registry, run_graph_until, the_tester_node
 
     token_cache.clear_cached_session_tokens()
     if prefetched:
@@ -76,7 +75,7 @@ def extension_start(emulator: Any, prefetched: bool) -> dict[str, Any]:
             for m in records.node("sink").received
         )
 
-    outcome = g.run_graph_until(graph, connected, timeout_s=30)
+    outcome = run_graph_until(graph, connected, timeout_s=30)
     after = emulator.stats()
     metrics = next(
         m.properties["metrics"]
@@ -170,12 +169,14 @@ def main() -> None:
         },
     }
     print(
-        f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} {'token req/start (cold, pref.)':>30}"
+        f"{'':>22} {'cold median ms':>15} {'prefetched median ms':>21} "
+        f"{'token req/start (cold, pref.)':>30}"
     )
     for level, key in (("extension connect_ms", "extension"), ("SDK init+start", "sdk")):
         cold, pref = result[key]["cold"], result[key]["prefetched"]
         print(
-            f"{level:>22} {cold['connect_ms']['median_ms']:>15} {pref['connect_ms']['median_ms']:>21} "
+            f"{level:>22} {cold['connect_ms']['median_ms']:>15} "
+            f"{pref['connect_ms']['median_ms']:>21} "
             f"{cold['token_requests_per_start']:>14} {pref['token_requests_per_start']:>15}"
         )
     path = write_result("bench_start_quick" if args.quick else "bench_start", result)

@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,10 @@ def bench_conditioner(label: str, rate: int, channels: int) -> None:
     print(f"{label:<34} {median_us(costs):8.1f} us/frame")
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 class MeasuringExecutor(concurrent.futures.ThreadPoolExecutor):
     """Records the worker-thread CPU time of every job."""
 
@@ -68,8 +73,10 @@ class MeasuringExecutor(concurrent.futures.ThreadPoolExecutor):
         super().__init__(max_workers=2)
         self.worker_ns: list[int] = []
 
-    def submit(self, fn: Callable, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        def timed():  # type: ignore[no-untyped-def]
+    def submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[T]:
+        def timed() -> T:
             start = time.thread_time_ns()
             try:
                 return fn(*args, **kwargs)

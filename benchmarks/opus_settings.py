@@ -99,13 +99,17 @@ def main() -> int:
             )
             r = rows[-1]
             print(
-                f"frame {frame_ms:2d} ms  complexity {complexity:2d}: {r['cpu_ms_per_audio_s']:6.2f} ms CPU per audio s, "
-                f"{r['kbit_per_s']:5.1f} kbit/s, SNR {r['snr_db']:5.1f} dB, length exact: {r['samples_out_equal_in']}"
+                f"frame {frame_ms:2d} ms  complexity {complexity:2d}: "
+                f"{r['cpu_ms_per_audio_s']:6.2f} ms CPU per audio s, "
+                f"{r['kbit_per_s']:5.1f} kbit/s, SNR {r['snr_db']:5.1f} dB, "
+                f"length exact: {r['samples_out_equal_in']}"
             )
     result = {
         "benchmark": "opus_settings",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+        "machine": (
+            f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}"
+        ).strip(),
         "command": "benchmarks/opus_settings.py " + " ".join(sys.argv[1:]),
         "audio_seconds": round(seconds, 2),
         "rows": rows,

@@ -35,7 +35,9 @@ _FATAL_SDK_CODES = frozenset(
 
 _FIXES = {
     AvatarSDKErrorCode.sessionTokenExpired: "check params.spatius_api_key (the console refused it)",
-    AvatarSDKErrorCode.sessionTokenInvalid: "check params.spatius_api_key and params.spatius_app_id belong together",
+    AvatarSDKErrorCode.sessionTokenInvalid: (
+        "check params.spatius_api_key and params.spatius_app_id belong together"
+    ),
     AvatarSDKErrorCode.appIDUnrecognized: "check params.spatius_app_id",
     AvatarSDKErrorCode.appIDMismatch: "params.spatius_app_id does not match the API key's app",
     AvatarSDKErrorCode.avatarNotFound: "check params.spatius_avatar_id",
@@ -45,7 +47,9 @@ _FIXES = {
         "check the Agora settings: params.agora_appid/agora_appcert or agora_token must be valid "
         "for params.agora_channel and params.agora_uid"
     ),
-    AvatarSDKErrorCode.unsupportedSampleRate: "set params.sample_rate to a rate the audio format supports",
+    AvatarSDKErrorCode.unsupportedSampleRate: (
+        "set params.sample_rate to a rate the audio format supports"
+    ),
     AvatarSDKErrorCode.invalidRequest: "check the extension's configuration",
 }
 

@@ -176,7 +176,7 @@ def backoff_delay(
     """Exponential backoff, equal jitter: uniform in [c/2, c], c = min(cap, base * 2**(attempt-1)).
 
     Half fixed, half random: sessions that failed together spread out, and none retries at once."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    ceiling = min(cap, base * (2.0 ** max(0, attempt - 1)))
     return ceiling * (0.5 + 0.5 * rng())
 
 

@@ -97,7 +97,7 @@ def interrupt_reads_last_req_id(session_class: Any) -> bool:
             return False
         message = message_pb2.Message()
         message.ParseFromString(connection.sent[-1])
-        return message.client_interrupt.req_id == "probe-req"
+        return bool(message.client_interrupt.req_id == "probe-req")  # protobuf: untyped
     except Exception:
         return False
 

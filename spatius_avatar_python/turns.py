@@ -226,8 +226,7 @@ class TurnGate:
     def _remember(self, request_id: str | None) -> None:
         if request_id:
             self._known_requests[request_id] = None
-            while len(self._known_requests) > _STALE_MEMORY:
-                del self._known_requests[next(iter(self._known_requests))]
+            _forget_oldest(self._known_requests)
 
     def on_interrupt(self) -> Utterance | None:
         """`flush` (or a TTS request ended as interrupted): the current turn becomes stale."""
@@ -238,9 +237,8 @@ class TurnGate:
             if cur.turn_key:
                 self._stale_turns[cur.turn_key] = None
             cur.ended = True
-        for stale in (self._stale_requests, self._stale_turns):
-            while len(stale) > _STALE_MEMORY:
-                del stale[next(iter(stale))]
+        _forget_oldest(self._stale_requests)
+        _forget_oldest(self._stale_turns)
         self._gated = True
         self._gated_since = self._clock()
         return cur

@@ -28,7 +28,7 @@ from ten_runtime import (
 )
 
 import fake_graph  # noqa: F401  (registers fake_tts, fake_main_control, fake_sink)
-from fake_graph import check_tester_node, registry, run_graph_until, the_tester_node
+from fake_graph import check_tester_node, registry, the_tester_node
 
 AVATAR_ADDON = "spatius_avatar_python"
 NULL_ADDON = "bench_null_sink"
@@ -77,7 +77,8 @@ def pairs_graph(
     extra_nodes: list[dict[str, Any]] | None = None,
     extra_connections: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """tts-i -> avatar-i for i in range(n); `receiver(i)` gives the receiving node's addon and property."""
+    """tts-i -> avatar-i for i in range(n); `receiver(i)` gives the receiving node's addon
+    and property."""
     nodes: list[dict[str, Any]] = []
     connections: list[dict[str, Any]] = []
     for i in range(n):
@@ -120,7 +121,8 @@ class _FlagTester(AsyncExtensionTester):
         self._task = asyncio.create_task(self._wait(ten_env))
 
     async def _wait(self, ten_env: AsyncTenEnvTester) -> None:
-        while not self._done.is_set():
+        # A threading.Event (set from another thread) cannot be awaited: poll it.
+        while not self._done.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         ten_env.stop_test()
 

@@ -2,9 +2,10 @@
 
 Every ready callback and every task step of an asyncio loop runs through `Handle._run`
 (tasks schedule their steps as handles). Wrapping it costs two `perf_counter()` calls and
-one dict lookup per callback (the lookup outside the timed span), measures exactly the time the loop is held (not the time
-it sleeps in `select`), and needs no profiler. Callbacks are counted only for the loop
-being watched; each is put in a category by `classify(callback)`, cached per task.
+one dict lookup per callback (the lookup outside the timed span), measures exactly the
+time the loop is held (not the time it sleeps in `select`), and needs no profiler.
+Callbacks are counted only for the loop being watched; each is put in a category by
+`classify(callback)`, cached per task.
 """
 
 from __future__ import annotations
@@ -50,18 +51,21 @@ class LoopMeter:
         original = self._original
         perf = time.perf_counter
 
-        def _run(handle: asyncio.Handle) -> None:
-            if handle._loop is not meter._loop:
-                return original(handle)
+        # `self: Any`: it replaces the method `Handle._run` (hence `self`), and reads the
+        # handle's private `_loop` and `_callback`, which typeshed does not declare.
+        def _run(self: Any) -> None:
+            if self._loop is not meter._loop:
+                return original(self)
             # Classified before it runs: a task whose coroutine finishes in this step has no
             # frame left to look at afterwards.
-            category = meter._category(handle._callback)
+            category = meter._category(self._callback)
             start = perf()
             try:
-                return original(handle)
+                return original(self)
             finally:
                 meter._count(category, perf() - start)
 
+        # Assigning to a method is the point here (mypy flags any method assignment).
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
 
     def uninstall(self) -> None:

@@ -303,8 +303,10 @@ def render(title: str, agg: dict[str, Any]) -> str:
     out = [
         title,
         "",
-        f"{agg['samples']} samples at {agg['rate_hz']} Hz over {agg['audio_seconds']:.1f} session-audio s: "
-        f"{agg['sampled_cpu_ms_per_audio_s']:.2f} ms of sampled CPU per audio second (all Python threads).",
+        f"{agg['samples']} samples at {agg['rate_hz']} Hz over "
+        f"{agg['audio_seconds']:.1f} session-audio s: "
+        f"{agg['sampled_cpu_ms_per_audio_s']:.2f} ms of sampled CPU per audio second "
+        "(all Python threads).",
         "",
     ]
 
@@ -386,11 +388,14 @@ def run_profiles(
         report["profiles"][key] = agg
         label = "do-nothing extension" if mode == "null" else f"avatar, {fmt}"
         title = (
-            f"py-spy {args.py_spy_flags} at {rate} Hz, {label}, N={n}, {duration} s of the streaming window "
-            f"({report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores)\n"
+            f"py-spy {args.py_spy_flags} at {rate} Hz, {label}, N={n}, "
+            f"{duration} s of the streaming window "
+            f"({report['date']}, {report['machine']['cpu']}, "
+            f"{report['machine']['cores']} cores)\n"
             f"figures of the same pass (py-spy attached): cpu {run['cpu_ms_per_audio_s']} ms/s, "
             f"per thread {json.dumps(run['cpu_ms_per_audio_s_by_thread'])}\n"
-            f"loop busy per category (LoopMeter): {json.dumps(run['loop_busy_ms_per_session_audio_s'])}"
+            "loop busy per category (LoopMeter): "
+            f"{json.dumps(run['loop_busy_ms_per_session_audio_s'])}"
         )
         text = render(title, agg)
         texts.append(text)
@@ -398,5 +403,6 @@ def run_profiles(
         print(text, flush=True)
     (out / f"profile_real_runtime_n{n}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(
-        f"wrote {out}/profile_real_runtime_*_n{n}.txt and profile_real_runtime_n{n}.json (raw stacks in {log_dir})"
+        f"wrote {out}/profile_real_runtime_*_n{n}.txt and profile_real_runtime_n{n}.json "
+        f"(raw stacks in {log_dir})"
     )

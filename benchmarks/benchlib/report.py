@@ -32,6 +32,13 @@ def _cell(value: Any, width: int) -> str:
     return text.rjust(width)
 
 
+def _yes_no(flag: bool | None) -> str:
+    """A yes/no cell, "-" when the run did not say."""
+    if flag is None:
+        return "-"
+    return "yes" if flag else "NO"
+
+
 def print_scale_table(runs: list[dict[str, Any]], header: bool) -> None:
     if header:
         print(" ".join(name.rjust(width) for name, width in SCALE_COLUMNS))
@@ -57,6 +64,8 @@ def print_scale_table(runs: list[dict[str, Any]], header: bool) -> None:
             (run.get("send_lag") or {}).get("p99_ms"),
             run["max_hold_ms"],
             run["rss_mb_end"],
-            {True: "yes", False: "NO"}.get(run.get("keeps_real_time"), "-"),
+            _yes_no(run.get("keeps_real_time")),
         )
-        print(" ".join(_cell(v, w) for v, (_, w) in zip(row, SCALE_COLUMNS)), flush=True)
+        print(
+            " ".join(_cell(v, w) for v, (_, w) in zip(row, SCALE_COLUMNS, strict=True)), flush=True
+        )

@@ -26,7 +26,7 @@ def the_tester_node() -> dict[str, Any]:
     return {"type": "extension", "name": TESTER_NODE_NAME, "addon": TESTER_NODE_NAME}
 
 
-def check_tester_node(graph: dict[str, Any]) -> None:
+def check_tester_node(graph: object) -> None:
     """Raises ValueError when `graph` does not list the tester's node (see the_tester_node)."""
     nodes = graph.get("nodes") if isinstance(graph, dict) else None
     if not any(isinstance(n, dict) and n.get("addon") == TESTER_NODE_NAME for n in nodes or []):

@@ -67,11 +67,10 @@ class LifecycleModel(RuleBasedStateMachine):
         assert len(actions) <= MAX_ACTIONS_PER_STEP, actions
         assert sum(type(a) is lc.Open for a in actions) <= 2, actions
         for action in actions:
-            kind = type(action)
-            if kind is lc.Open:
+            if isinstance(action, lc.Open):
                 assert action.link not in self.opened
                 self.opened.add(action.link)
-            elif kind is lc.Close:
+            elif isinstance(action, lc.Close):
                 link = action.link
                 self.settle_playback(link)
                 unplayed = sum(samples for _, samples in self.in_play.pop(link, []))
@@ -81,11 +80,11 @@ class LifecycleModel(RuleBasedStateMachine):
                     )
                 self.lost += unplayed
                 self.closed.add(link)
-            elif kind is lc.Switch:
+            elif isinstance(action, lc.Switch):
                 self.mid_utterance = False  # the owner ends the open request on the old link
-            elif kind is lc.ConcludeLost:
-                self.lose(action.link, action.link and TRANSIENT)
-            elif kind is lc.Fail:
+            elif isinstance(action, lc.ConcludeLost):
+                self.lose(action.link, TRANSIENT)
+            elif isinstance(action, lc.Fail):
                 self.dropped += self.waiting
                 self.waiting = 0
                 self.mid_utterance = False
@@ -179,7 +178,9 @@ class LifecycleModel(RuleBasedStateMachine):
     @precondition(lambda self: self.life.live is not None and self.life.live.suspect_at is None)
     @rule()
     def send_fails_or_blocks(self) -> None:
-        self.perform(self.life.send_failed(self.life.live, self.now))
+        live = self.life.live
+        assert live is not None  # the precondition
+        self.perform(self.life.send_failed(live, self.now))
 
     # ----- the agent's speech -----
 
@@ -199,6 +200,7 @@ class LifecycleModel(RuleBasedStateMachine):
     @rule()
     def send(self) -> None:
         link = self.life.live
+        assert link is not None  # the precondition
         start = max(link.plays_until, self.now)
         link.plays_until = start + self.waiting / 24000
         self.in_play.setdefault(link, []).append((link.plays_until, self.waiting))

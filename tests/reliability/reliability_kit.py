@@ -19,17 +19,22 @@ signal, which part of it, in which order and how many times each part arrived:
 from __future__ import annotations
 
 import enum
+import importlib
+import itertools
 import re
 import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from scenario_kit import AvatarScenario
 
 from tests.reliability.suite_audit import AUDIT
+
+if TYPE_CHECKING:
+    from ten_runtime import AsyncTenEnvTester
 
 RATE = 24000
 FRAME_SAMPLES = RATE // 50  # 20 ms frames, as TTS extensions send them
@@ -154,6 +159,8 @@ RAMPS = RampMarking()
 AMBIGUOUS = "ambiguous"
 STRAY = "stray"
 UNDECODABLE = "undecodable"  # a request whose bytes are no Ogg Opus stream
+# (window start, window length, label): a label is (signal, its segment) or one of the above.
+WindowLabel = tuple[int, int, "tuple[Signal, int] | str"]
 
 
 class ToneMarking(Marking):
@@ -232,9 +239,9 @@ class ToneMarking(Marking):
         self._all_hz = np.concatenate([self._tones[s] for s in self.signals])
         self._owner = [(s, j) for s in self.signals for j in range(len(self._tones[s]))]
         self._audio: dict[Signal, bytes] = {}
-        self._analysed: weakref.WeakKeyDictionary[Any, tuple[tuple[int, bool], Any]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._analysed: weakref.WeakKeyDictionary[
+            Any, tuple[tuple[int, bool], tuple[int, list[WindowLabel]]]
+        ] = weakref.WeakKeyDictionary()
 
     def audio(self, signal: Signal) -> bytes:
         if signal not in self._audio:
@@ -268,20 +275,21 @@ class ToneMarking(Marking):
             return self._owner[nearest]
         return AMBIGUOUS if distance <= self.STEP_HZ / 2 else STRAY
 
-    def analyse(self, request: Any) -> tuple[int, list[tuple[int, int, tuple[Signal, int] | str]]]:
+    def analyse(self, request: Any) -> tuple[int, list[WindowLabel]]:
         """(decoded samples, [(window start, window length, label)]) of a request, cached
         while the request does not change."""
         key = (request.byte_count, request.ended)
         cached = self._analysed.get(request)
         if cached is not None and cached[0] == key:
             return cached[1]
+        result: tuple[int, list[WindowLabel]]
         try:
             samples = request.pcm()
         except ValueError:  # not an Ogg Opus stream (say, its headers never came)
             result = (0, [(0, self.WINDOW, UNDECODABLE)])
             self._analysed[request] = (key, result)
             return result
-        windows = []
+        windows: list[WindowLabel] = []
         for start in range(0, len(samples), self.WINDOW):
             window = samples[start : start + self.WINDOW]
             if len(window) >= self.MIN_PARTIAL:
@@ -377,7 +385,10 @@ class Fate(enum.Enum):
     # The README's rule for the utterance in flight when a session dies: what the dead
     # session accepted is lost with it (possibly all of it, end included), the rest
     # continues as a new request on the next session.
-    CONTINUES = "ordered, no duplicate, at most one piece per session; only a piece reaching the end is ended"
+    CONTINUES = (
+        "ordered, no duplicate, at most one piece per session; "
+        "only a piece reaching the end is ended"
+    )
     CUT = "at most a prefix, in one request that never ended"
     NOTHING = "nothing"
     ANY_ORDERED = "anything, but ordered and without duplicates"
@@ -398,7 +409,7 @@ def check_fate(emulator: Any, signal: Signal, fate: Fate, marking: Marking = RAM
                 f"{signal.name}: request {piece.request.req_id} is not one contiguous ordered slice"
             )
             duplicated += piece.repeated
-    for before, after in zip(pieces, pieces[1:]):
+    for before, after in itertools.pairwise(pieces):
         # The earliest `before` can end against the latest `after` can start.
         overlap = before.start + before.count - after.start_latest
         if overlap > 0:
@@ -447,7 +458,8 @@ def check_fate(emulator: Any, signal: Signal, fate: Fate, marking: Marking = RAM
             pieces and (not pieces[0].may_start_at(0) or pieces[0].request.ended)
         ):
             problems.append(
-                f"{signal.name}: expected at most a prefix in one unended request: {[p.request for p in pieces]}"
+                f"{signal.name}: expected at most a prefix in one unended request: "
+                f"{[p.request for p in pieces]}"
             )
     elif fate is Fate.NOTHING:
         if received:
@@ -482,8 +494,8 @@ def foreign_mixes(emulator: Any, signals: Iterable[Signal], marking: Marking = R
 
 
 def last_run_record() -> Any | None:
-    try:
-        from ten_runtime import standin  # type: ignore[attr-defined]
+    try:  # by module path: the real runtime's package has no `standin` attribute
+        standin = importlib.import_module("ten_runtime.standin")
     except ImportError:
         return None
     return standin.last_run()
@@ -548,7 +560,9 @@ class TimedScenario(AvatarScenario):
         self.arrived: list[float] = []  # monotonic arrival time of each received.data entry
 
     async def frames(self, ten_env: Any, *args: Any, **kwargs: Any) -> int:
-        return await super().frames(_LoggingEnv(ten_env, self.sent), *args, **kwargs)
+        # _LoggingEnv forwards everything else to the real env: an AsyncTenEnvTester by duck type.
+        logging_env = cast("AsyncTenEnvTester", _LoggingEnv(ten_env, self.sent))
+        return await super().frames(logging_env, *args, **kwargs)
 
     async def on_data(self, ten_env: Any, data: Any) -> None:
         await super().on_data(ten_env, data)
@@ -576,7 +590,7 @@ def loss_reports(tester: TimedScenario) -> list[LossReport]:
             float(payload["metrics"]["audio_lost_seconds"]),
             (payload.get("metadata") or {}).get("turn_id"),
         )
-        for (name, payload), at in zip(tester.received.data, tester.arrived)
+        for (name, payload), at in zip(tester.received.data, tester.arrived, strict=True)
         if name == "metrics" and "audio_lost_seconds" in payload.get("metrics", {})
     ]
 
@@ -665,8 +679,8 @@ def completeness_problems(
 
     tolerance, in samples at the session rate: per loss report, its rounding
     (METRIC_ROUNDING_S) and what the extension's clock may have counted as played
-    although it never arrived (unseen_play_s, at most MAX_UNSEEN_PLAY_S); per request of the signal cut short,
-    `marking.cut_slack` (Ogg Opus: the encoder's look-ahead; PCM: nothing). An
+    although it never arrived (unseen_play_s, at most MAX_UNSEEN_PLAY_S); per request of the
+    signal cut short, `marking.cut_slack` (Ogg Opus: the encoder's look-ahead; PCM: nothing). An
     `audioDropped` error states no amount: where one may come, this check does not apply."""
     pieces = pieces_of(emulator, signal, marking)
     received = sum(p.count for p in pieces)

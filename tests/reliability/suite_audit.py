@@ -116,7 +116,8 @@ class SuiteAudit:
                 yield f"run {number} log of {log.node}", f"{log.message} {log.fields or ''}"
             for message in record.messages:
                 yield (
-                    f"run {number} {message.kind} '{message.name}' ({message.direction}) of {message.node}",
+                    f"run {number} {message.kind} '{message.name}' ({message.direction}) "
+                    f"of {message.node}",
                     message.properties_json,
                 )
             for fatal in record.fatal_errors:

@@ -22,6 +22,7 @@ For both formats, no audio of a request arrives after the emulator got its inter
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import time
@@ -98,7 +99,7 @@ class ToneLedger(FrameLedger):
     turn was flushed."""
 
     tones: dict[tuple[int, bool], Signal] = field(default_factory=dict)  # (turn, stale) -> its tone
-    marking: ToneMarking | None = None
+    marking: ToneMarking = field(init=False)  # built by __post_init__ from the tones
 
     def __post_init__(self) -> None:
         longest = MAX_TONE_FRAMES * FRAME_SAMPLES
@@ -161,8 +162,8 @@ class ToneLedger(FrameLedger):
                 if stale:
                     stale_bytes += piece.count * 2
                     problems.append(
-                        f"{piece.count} samples of turn {turn} sent after its flush reached Spatius "
-                        f"(request {request.req_id})"
+                        f"{piece.count} samples of turn {turn} sent after its flush "
+                        f"reached Spatius (request {request.req_id})"
                     )
                 else:
                     per_turn.setdefault(turn, []).append(piece)
@@ -175,7 +176,8 @@ class ToneLedger(FrameLedger):
             if received > sent:
                 AUDIT.count("stale_audio_bytes", (received - sent) * 2)
                 problems.append(
-                    f"turn {turn}: {received} samples reached Spatius, it sent {sent} before its flush"
+                    f"turn {turn}: {received} samples reached Spatius, "
+                    f"it sent {sent} before its flush"
                 )
             if prefixes and (
                 len(pieces) > 1 or any(not p.may_start_at(0) or not p.contiguous for p in pieces)
@@ -249,7 +251,8 @@ def ledger_problems(
         if sent.stale:
             stale_bytes += frame.samples * 2
             problems.append(
-                f"frame {frame.value} of turn {sent.turn} was sent after its flush yet reached Spatius"
+                f"frame {frame.value} of turn {sent.turn} was sent after its flush "
+                "yet reached Spatius"
             )
         if frame.value in seen:
             stale_bytes += frame.samples * 2
@@ -259,7 +262,7 @@ def ledger_problems(
                 f"frame {frame.value} arrived with {frame.samples} of {FRAME_SAMPLES} samples"
             )
         seen[frame.value] = frame
-    for before, after in zip(received, received[1:]):
+    for before, after in itertools.pairwise(received):
         if after.request is before.request and after.value <= before.value:
             problems.append(f"frames {before.value} and {after.value} arrived out of order")
     AUDIT.count("stale_audio_bytes", stale_bytes)
@@ -372,7 +375,8 @@ def test_flush_storm_answers_every_flush_and_lets_no_stale_audio_through(
                     # The first burst of a turn hits a request that is playing (the later
                     # ones come blind): audio reached Spatius first.
                     await t.until(
-                        lambda: ledger.reached(emulator, turn), what=f"turn {turn}'s first audio"
+                        lambda turn=turn: ledger.reached(emulator, turn),
+                        what=f"turn {turn}'s first audio",
                     )
                 if burst:
                     await flush_burst(t, env, burst)
@@ -448,7 +452,7 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
         while keep_going:
             flushes_sent += 1
             turn = ledger.frames[-1].turn if ledger.frames else 0
-            result, err = await env.send_cmd(Cmd.create("flush"))
+            result, _ = await env.send_cmd(Cmd.create("flush"))  # an error: result None
             flush_results.append(result.get_status_code() if result is not None else None)
             if result is not None and result.get_status_code() == StatusCode.OK:
                 ledger.flushed_turns.add(turn)
@@ -472,7 +476,7 @@ def test_stop_in_the_middle_of_frames_flushes_a_reconnect_and_sends(emulator, pc
         # returning stops the test now
 
     started = time.monotonic()
-    tester = run_storm(pcm_props, script, hold_passed_on_flushes=True)
+    run_storm(pcm_props, script, hold_passed_on_flushes=True)
     took = time.monotonic() - started
     AUDIT.count("faults_injected", 3 - len(emulator.faults.pending))
 
