@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .opus import OggOpusRequestEncoder
 from .turns import Utterance
@@ -147,9 +147,8 @@ class SentLog:
     """What one link was sent, for what a loss takes with it."""
 
     requests: list[Request] = field(default_factory=list)
-    recent: collections.deque[Any] = field(
-        default_factory=collections.deque
-    )  # (time, samples, request)
+    # (time, samples, request) of the sends in the last 2 * IN_FLIGHT_S
+    recent: collections.deque[tuple[float, int, Request]] = field(default_factory=collections.deque)
 
     def note(self, now: float, samples: int, request: Request) -> None:
         recent = self.recent

@@ -46,7 +46,14 @@ def stereo(mono: bytes, right_gain: float = 1.0) -> bytes:
     return np.column_stack([samples, right]).astype(np.int16).tobytes()
 
 
-def make_frame(pcm: bytes, rate: int, channels: int = 1, metadata: dict[str, Any] | None = None, *, width: int = 2) -> AudioFrame:
+def make_frame(
+    pcm: bytes,
+    rate: int,
+    channels: int = 1,
+    metadata: dict[str, Any] | None = None,
+    *,
+    width: int = 2,
+) -> AudioFrame:
     frame = AudioFrame.create("pcm_frame")
     frame.set_sample_rate(rate)
     frame.set_bytes_per_sample(width)
@@ -130,7 +137,8 @@ class AvatarScenario(AsyncExtensionTester):
         pace: float = 0.0,
         sizes: list[int] | None = None,
     ) -> int:
-        """Send `pcm` as frames (fixed `frame_ms`, or the byte `sizes` given); `pace` 1.0 = real time."""
+        """Send `pcm` as frames (fixed `frame_ms`, or the byte `sizes` given);
+        `pace` 1.0 = real time."""
         step = int(rate * frame_ms / 1000) * 2 * channels
         cuts, offset = [], 0
         for size in sizes or []:
@@ -151,7 +159,9 @@ class AvatarScenario(AsyncExtensionTester):
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
         return sent
 
-    async def data(self, ten_env: AsyncTenEnvTester, name: str, payload: dict[str, Any] | None = None) -> None:
+    async def data(
+        self, ten_env: AsyncTenEnvTester, name: str, payload: dict[str, Any] | None = None
+    ) -> None:
         message = Data.create(name)
         if payload is not None:
             message.set_property_from_json(None, json.dumps(payload))
@@ -169,7 +179,9 @@ class AvatarScenario(AsyncExtensionTester):
         find the extension connecting (and buffering, within its bound)."""
         return any("connect_ms" in p.get("metrics", {}) for p in self.received.of("metrics"))
 
-    async def until(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    async def until(
+        self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
@@ -179,7 +191,9 @@ class AvatarScenario(AsyncExtensionTester):
         raise AssertionError(f"timed out waiting for {what}")
 
 
-def run_scenario(props: dict[str, Any], script: Script, scenario: type[AvatarScenario] = AvatarScenario) -> AvatarScenario:
+def run_scenario(
+    props: dict[str, Any], script: Script, scenario: type[AvatarScenario] = AvatarScenario
+) -> AvatarScenario:
     tester = scenario(script)
     tester.set_test_mode_single(ADDON, json.dumps(props))
     err = tester.run()
@@ -191,10 +205,9 @@ def run_scenario(props: dict[str, Any], script: Script, scenario: type[AvatarSce
 def run_logs() -> list[tuple[str, str]]:
     """(level name, message) of every log line of the last run (stand-in only)."""
     try:
-        from ten_runtime import standin  # type: ignore[attr-defined]
+        from ten_runtime import standin
     except ImportError:
         pytest.skip("log capture needs the test bed's ten_runtime stand-in")
     record = standin.last_run()
+    assert record is not None, "no run of the stand-in has ended yet"
     return [(entry.level.name, entry.message) for entry in record.logs]
-
-

@@ -14,6 +14,7 @@ from typing import Any
 
 OUTSIDE_CHECK_S = 0.05  # see Registry.wait_until
 
+
 @dataclass(frozen=True)
 class ReceivedMessage:
     kind: str  # "cmd", "data", "audio_frame" or "video_frame"
@@ -116,7 +117,7 @@ class Registry:
                 except RuntimeError:  # that waiter's loop is gone
                     pass
 
-    # -- waiting ------------------------------------------------------------------------------------
+    # -- waiting ------------------------------------------------------------------------------
     async def wait_until(self, predicate: Callable[["Registry"], bool], timeout_s: float) -> bool:
         """Waits on the calling loop until predicate(registry) holds; False on timeout.
 

@@ -61,8 +61,12 @@ class Utterance:
         if raw.get("pcm_file"):
             mono = load_pcm(raw["pcm_file"], rate, int(raw.get("offset_ms", 0)), raw.get("max_ms"))
         else:
-            mono = sine_pcm(rate, int(raw.get("duration_ms", 1000)),
-                            float(raw.get("tone_hz", 440.0)), float(raw.get("amplitude", 0.3)))
+            mono = sine_pcm(
+                rate,
+                int(raw.get("duration_ms", 1000)),
+                float(raw.get("tone_hz", 440.0)),
+                float(raw.get("amplitude", 0.3)),
+            )
         channels = int(raw.get("channels", 1))
         return cls(
             request_id=str(raw.get("request_id", f"req-{index}")),
@@ -109,7 +113,7 @@ class FakeTts(AsyncExtension):
             await self._play_script(ten_env, script)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a script error must not kill the app
+        except Exception as exc:
             ten_env.log_error(f"fake_tts script failed: {exc!r}")
             registry.add_event(self.name, "script_failed")
 
@@ -117,11 +121,14 @@ class FakeTts(AsyncExtension):
         session_id = str(script.get("session_id", "session-1"))
         pace = float(script.get("pace", 1.0))
         pause_s = float(script.get("pause_ms", 0)) / 1000
-        utterances = [Utterance.from_script(i, raw) for i, raw in enumerate(script.get("utterances", []))]
+        utterances = [
+            Utterance.from_script(i, raw) for i, raw in enumerate(script.get("utterances", []))
+        ]
         after = script.get("start_after_received")
         if after is not None:
             node, name = str(after["node"]), str(after["data"])
             timeout_s = float(script.get("start_timeout_ms", 60000)) / 1000
+
             def heard(records: Any) -> bool:
                 return bool(records.node(node).received_of("data", name))
 
@@ -140,10 +147,15 @@ class FakeTts(AsyncExtension):
             metadata = {"session_id": session_id, "turn_id": utterance.turn_id}
             started = time.perf_counter()
             if utterance.send_start:
-                await self._send_data(ten_env, "tts_audio_start",
-                                      {"request_id": utterance.request_id, "metadata": metadata})
+                await self._send_data(
+                    ten_env,
+                    "tts_audio_start",
+                    {"request_id": utterance.request_id, "metadata": metadata},
+                )
             position, interrupted = 0, False
-            for size in frame_sizes(len(utterance.pcm), utterance.frame_bytes(), utterance.odd_frames):
+            for size in frame_sizes(
+                len(utterance.pcm), utterance.frame_bytes(), utterance.odd_frames
+            ):
                 due = t0 + schedule_s / pace if pace > 0 else time.perf_counter()
                 await _sleep_until(due)
                 if self._interrupt.is_set():
@@ -156,18 +168,30 @@ class FakeTts(AsyncExtension):
                 schedule_s += len(chunk) / (utterance.sample_rate * utterance.channels * 2)
             if utterance.send_end:
                 audio_ms = int(1000 * position / (utterance.sample_rate * utterance.channels * 2))
-                await self._send_data(ten_env, "tts_audio_end", {
-                    "request_id": utterance.request_id,
-                    "request_event_interval_ms": int(1000 * (time.perf_counter() - started)),
-                    "request_total_audio_duration_ms": audio_ms,
-                    "reason": REASON_INTERRUPTED if interrupted else utterance.end_reason,
-                    "metadata": metadata,
-                })
+                await self._send_data(
+                    ten_env,
+                    "tts_audio_end",
+                    {
+                        "request_id": utterance.request_id,
+                        "request_event_interval_ms": int(1000 * (time.perf_counter() - started)),
+                        "request_total_audio_duration_ms": audio_ms,
+                        "reason": REASON_INTERRUPTED if interrupted else utterance.end_reason,
+                        "metadata": metadata,
+                    },
+                )
             registry.add_event(self.name, f"utterance_{index}_done")
         registry.add_event(self.name, "script_done")
 
-    async def _send_frame(self, ten_env: AsyncTenEnv, utterance: Utterance, index: int, seq: int,
-                          chunk: bytes, metadata: dict[str, Any], due: float) -> None:
+    async def _send_frame(
+        self,
+        ten_env: AsyncTenEnv,
+        utterance: Utterance,
+        index: int,
+        seq: int,
+        chunk: bytes,
+        metadata: dict[str, Any],
+        due: float,
+    ) -> None:
         frame = AudioFrame.create("pcm_frame")
         frame.set_sample_rate(utterance.sample_rate)
         frame.set_bytes_per_sample(2)
@@ -179,8 +203,18 @@ class FakeTts(AsyncExtension):
         view[:] = chunk
         frame.unlock_buf(view)
         sent_at = time.perf_counter()
-        frame.set_property_from_json("metadata", json.dumps(dict(
-            metadata, request_id=utterance.request_id, utterance=index, seq=seq, sent_at=sent_at)))
+        frame.set_property_from_json(
+            "metadata",
+            json.dumps(
+                dict(
+                    metadata,
+                    request_id=utterance.request_id,
+                    utterance=index,
+                    seq=seq,
+                    sent_at=sent_at,
+                )
+            ),
+        )
         await ten_env.send_audio_frame(frame)
         registry.add_sent_frame(self.name, SentFrame(index, seq, len(chunk), sent_at, due))
 

@@ -69,7 +69,7 @@ class SuiteAudit:
 
     # ----- what tests and tests/conftest.py call -----
 
-    def count(self, name: str, amount: int = 1) -> None:
+    def count(self, name: str, amount: float = 1) -> None:
         setattr(self.counters, name, getattr(self.counters, name) + amount)
 
     def archive_runs(self, records: Iterable[Any]) -> None:

@@ -57,11 +57,15 @@ class Harness:
     """The streamer and pipeline, PCM at 24 kHz, with the SDK sessions it opens wrapped by
     `wrap(number, session, callbacks)` (callbacks: the on_error/on_close it passed)."""
 
-    def __init__(self, emulator_props: dict[str, Any], wrap: Any,
-                 audio_format: str = "pcm_s16le") -> None:
+    def __init__(
+        self, emulator_props: dict[str, Any], wrap: Any, audio_format: str = "pcm_s16le"
+    ) -> None:
         props = dict(emulator_props)
-        props["params"] = {**emulator_props["params"], "audio_format": audio_format,
-                           "sample_rate": RATE}
+        props["params"] = {
+            **emulator_props["params"],
+            "audio_format": audio_format,
+            "sample_rate": RATE,
+        }
         self.failures: list[Any] = []
         self.metrics: list[tuple[dict[str, Any], Any]] = []  # (metrics, utterance)
         self.opened = 0
@@ -74,10 +78,17 @@ class Harness:
             session = spatius.new_avatar_session(**kwargs)
             return wrapped.get("session", lambda s: s)(session)
 
-        events = StreamerEvents(on_failure=lambda failure, utterance: self.failures.append(failure),
-                                on_metrics=lambda m, utterance: self.metrics.append((m, utterance)))
-        self.streamer = AvatarStreamer(load_config(props), events, session_factory=factory,
-                                       backoff_base_s=0.01, backoff_cap_s=0.02)
+        events = StreamerEvents(
+            on_failure=lambda failure, utterance: self.failures.append(failure),
+            on_metrics=lambda m, utterance: self.metrics.append((m, utterance)),
+        )
+        self.streamer = AvatarStreamer(
+            load_config(props),
+            events,
+            session_factory=factory,
+            backoff_base_s=0.01,
+            backoff_cap_s=0.02,
+        )
         self.pipeline = SpeechPipeline(self.streamer, RATE)
 
     def say(self, pcm: bytes, turn: int, *, end: bool = True) -> None:
@@ -87,7 +98,9 @@ class Harness:
             self.pipeline.on_tts_end(None, 1, {"turn_id": turn})
 
 
-async def test_a_fatal_server_error_is_not_lost_when_a_send_fails_on_its_closed_socket(emulator, emulator_props, sdk_telemetry_off):
+async def test_a_fatal_server_error_is_not_lost_when_a_send_fails_on_its_closed_socket(
+    emulator, emulator_props, sdk_telemetry_off
+):
     emulator.faults.server_error(CREDITS_EXHAUSTED, after_audio_messages=1, which=1)
     refused = asyncio.Event()  # the SDK reported the refusal, and the close that followed
 
@@ -125,21 +138,33 @@ async def test_a_fatal_server_error_is_not_lost_when_a_send_fails_on_its_closed_
     h = Harness(emulator_props, wrap)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY, "the session")
-    h.say(tone(0.2), turn=1, end=False)  # its send is the first audio message, which the service refuses
+    h.say(
+        tone(0.2), turn=1, end=False
+    )  # its send is the first audio message, which the service refuses
     await until(lambda: refused.is_set() and h.failures, "the failure report")
-    await until(lambda: h.streamer.state in (StreamerState.FAILED, StreamerState.READY)
-                or len(emulator.recording.connections) > 1, "the streamer to settle")
+    await until(
+        lambda: (
+            h.streamer.state in (StreamerState.FAILED, StreamerState.READY)
+            or len(emulator.recording.connections) > 1
+        ),
+        "the streamer to settle",
+    )
     state, connections = h.streamer.state, len(emulator.recording.connections)
     await h.streamer.stop()
     # The service said why it closed: credits exhausted is fatal, reported as such, never retried.
-    assert [f.vendor_code for f in h.failures] == ["creditsExhausted"], [(f.vendor_code, f.message) for f in h.failures]
+    assert [f.vendor_code for f in h.failures] == ["creditsExhausted"], [
+        (f.vendor_code, f.message) for f in h.failures
+    ]
     assert state is StreamerState.FAILED
     assert connections == 1
 
 
-async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arrives_whole(emulator, emulator_props, sdk_telemetry_off):
+async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arrives_whole(
+    emulator, emulator_props, sdk_telemetry_off
+):
     emulator.faults.idle_timeout(IDLE_TIMEOUT_S, which=1)
     speech = tone(0.5, 523.25)
+
     def wrap(number: int, callbacks: dict[str, Any]) -> dict[str, Any]:
         if number != 1:
             return {}
@@ -166,7 +191,8 @@ async def test_speech_arriving_as_a_quiet_session_idles_out_is_no_error_and_arri
 
 @pytest.mark.parametrize("audio_format", ["ogg_opus", "pcm_s16le"])  # the default first
 async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_session_ends(
-        emulator, emulator_props, sdk_telemetry_off, audio_format):
+    emulator, emulator_props, sdk_telemetry_off, audio_format
+):
     # The service ends the session on the first audio message (a transient ServerError,
     # then its close); the user barges in as that message goes out.
     emulator.faults.server_error(SESSION_DURATION_EXCEEDED, after_audio_messages=1, which=1)
@@ -195,8 +221,10 @@ async def test_audio_a_barge_in_interrupted_is_not_reported_lost_when_its_sessio
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY, "the session")
     h.say(tone(0.2), turn=1, end=False)
-    await until(lambda: any(f.vendor_code == "sessionDurationExceeded" for f in h.failures),
-                "the failure report")
+    await until(
+        lambda: any(f.vendor_code == "sessionDurationExceeded" for f in h.failures),
+        "the failure report",
+    )
     interrupted = h.streamer.stats.requests_interrupted
     await h.streamer.stop()
     assert interrupted == 1, "the interleaving did not happen: the interrupt was not written"

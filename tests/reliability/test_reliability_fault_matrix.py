@@ -115,24 +115,61 @@ class Moment(enum.Enum):
 Inject = Callable[[FaultScript, int, Trigger], None]  # (script, attempt/connection number, trigger)
 
 MEANINGS: dict[tuple[Kind, Moment], str] = {
-    # attempt faults: token refusals, upgrade refusals, handshake errors and silence, slow reading, latency
-    (Kind.ATTEMPT, Moment.BEFORE_HANDSHAKE): "hits the first connection attempt; A is queued meanwhile",
-    (Kind.ATTEMPT, Moment.MID_UTTERANCE): "hits the reconnect after the first session dropped in the middle of A",
-    (Kind.ATTEMPT, Moment.BETWEEN_UTTERANCES): "hits the reconnect after the first session dropped right after A",
-    (Kind.ATTEMPT, Moment.MID_RECONNECT): "hits the second attempt, the first was refused (503); A waits through both",
-    (Kind.ATTEMPT, Moment.DURING_STOP): "the test stops as soon as the attempt reached the emulator",
+    # attempt faults: token refusals, upgrade refusals, handshake errors and silence, slow
+    # reading, latency
+    (
+        Kind.ATTEMPT,
+        Moment.BEFORE_HANDSHAKE,
+    ): "hits the first connection attempt; A is queued meanwhile",
+    (
+        Kind.ATTEMPT,
+        Moment.MID_UTTERANCE,
+    ): "hits the reconnect after the first session dropped in the middle of A",
+    (
+        Kind.ATTEMPT,
+        Moment.BETWEEN_UTTERANCES,
+    ): "hits the reconnect after the first session dropped right after A",
+    (
+        Kind.ATTEMPT,
+        Moment.MID_RECONNECT,
+    ): "hits the second attempt, the first was refused (503); A waits through both",
+    (
+        Kind.ATTEMPT,
+        Moment.DURING_STOP,
+    ): "the test stops as soon as the attempt reached the emulator",
     # session faults: ServerError 4001/4002, TCP drop, close 1011/1000/1001
-    (Kind.SESSION, Moment.BEFORE_HANDSHAKE): "fires as soon as the first handshake is confirmed; A was queued before",
+    (
+        Kind.SESSION,
+        Moment.BEFORE_HANDSHAKE,
+    ): "fires as soon as the first handshake is confirmed; A was queued before",
     (Kind.SESSION, Moment.MID_UTTERANCE): "fires on the first session after 3 audio messages of A",
     (Kind.SESSION, Moment.BETWEEN_UTTERANCES): "fires on the first session at A's end message",
-    (Kind.SESSION, Moment.MID_RECONNECT): "fires at once on the session a reconnect opened (after a drop after A)",
-    (Kind.SESSION, Moment.DURING_STOP): "fires on the first audio message; the test stops right after sending it",
+    (
+        Kind.SESSION,
+        Moment.MID_RECONNECT,
+    ): "fires at once on the session a reconnect opened (after a drop after A)",
+    (
+        Kind.SESSION,
+        Moment.DURING_STOP,
+    ): "fires on the first audio message; the test stops right after sending it",
     # the idle timeout ("no audio input for N s")
-    (Kind.IDLE, Moment.BEFORE_HANDSHAKE): "the first session gets no audio and idles out; A follows",
-    (Kind.IDLE, Moment.MID_UTTERANCE): "the TTS stalls in the middle of A for longer than the idle timeout",
+    (
+        Kind.IDLE,
+        Moment.BEFORE_HANDSHAKE,
+    ): "the first session gets no audio and idles out; A follows",
+    (
+        Kind.IDLE,
+        Moment.MID_UTTERANCE,
+    ): "the TTS stalls in the middle of A for longer than the idle timeout",
     (Kind.IDLE, Moment.BETWEEN_UTTERANCES): "the pause after A is longer than the idle timeout",
-    (Kind.IDLE, Moment.MID_RECONNECT): "the session a reconnect opened (after a drop after A) idles out",
-    (Kind.IDLE, Moment.DURING_STOP): "the test stops right after the idle close, while the avatar is dormant",
+    (
+        Kind.IDLE,
+        Moment.MID_RECONNECT,
+    ): "the session a reconnect opened (after a drop after A) idles out",
+    (
+        Kind.IDLE,
+        Moment.DURING_STOP,
+    ): "the test stops right after the idle close, while the avatar is dormant",
 }
 
 
@@ -201,7 +238,9 @@ def _drop(faults: FaultScript, n: int, trigger: Trigger) -> None:
 
 def _close(code: int, reason: str) -> Inject:
     """The server closes the WebSocket with `code`, no ServerError first."""
-    return lambda faults, n, trigger: faults.close(code, reason, after_audio_messages=trigger.after_audio_messages, which=n)
+    return lambda faults, n, trigger: faults.close(
+        code, reason, after_audio_messages=trigger.after_audio_messages, which=n
+    )
 
 
 def _latency(faults: FaultScript, n: int, trigger: Trigger) -> None:
@@ -209,36 +248,82 @@ def _latency(faults: FaultScript, n: int, trigger: Trigger) -> None:
     faults.delay_handshake(ADDED_LATENCY_S, which=n)
 
 
-HANDSHAKE_SILENCE = Fault("handshake-silence", Kind.ATTEMPT, lambda f, n, t: f.handshake_silence(which=n))
+HANDSHAKE_SILENCE = Fault(
+    "handshake-silence", Kind.ATTEMPT, lambda f, n, t: f.handshake_silence(which=n)
+)
 
 # fault, and what it must lead to (the same at every moment but during-stop)
 FAULTS: list[tuple[Fault, Expected]] = [
-    (Fault("token-401", Kind.ATTEMPT, _token(401)), Expected(Severity.FATAL, "sessionTokenExpired")),
+    (
+        Fault("token-401", Kind.ATTEMPT, _token(401)),
+        Expected(Severity.FATAL, "sessionTokenExpired"),
+    ),
     (Fault("token-402", Kind.ATTEMPT, _token(402)), Expected(Severity.FATAL, "billingRequired")),
     (Fault("token-404", Kind.ATTEMPT, _token(404)), Expected(Severity.FATAL, "appIDUnrecognized")),
-    (Fault("upgrade-400-invalid-token", Kind.ATTEMPT, _upgrade(400)), Expected(Severity.FATAL, "sessionTokenInvalid")),
-    (Fault("upgrade-404-avatar", Kind.ATTEMPT, _upgrade(404)), Expected(Severity.FATAL, "avatarNotFound")),
-    (Fault("upgrade-500", Kind.ATTEMPT, _upgrade(500)), Expected(Severity.TRANSIENT, "serverError")),
+    (
+        Fault("upgrade-400-invalid-token", Kind.ATTEMPT, _upgrade(400)),
+        Expected(Severity.FATAL, "sessionTokenInvalid"),
+    ),
+    (
+        Fault("upgrade-404-avatar", Kind.ATTEMPT, _upgrade(404)),
+        Expected(Severity.FATAL, "avatarNotFound"),
+    ),
+    (
+        Fault("upgrade-500", Kind.ATTEMPT, _upgrade(500)),
+        Expected(Severity.TRANSIENT, "serverError"),
+    ),
     (Fault("handshake-3", Kind.ATTEMPT, _handshake(3)), Expected(Severity.FATAL, "invalidRequest")),
-    (Fault("handshake-14", Kind.ATTEMPT, _handshake(14)), Expected(Severity.TRANSIENT, "egressUnavailable")),
-    (Fault("handshake-16", Kind.ATTEMPT, _handshake(16)), Expected(Severity.FATAL, "invalidEgressConfig")),
+    (
+        Fault("handshake-14", Kind.ATTEMPT, _handshake(14)),
+        Expected(Severity.TRANSIENT, "egressUnavailable"),
+    ),
+    (
+        Fault("handshake-16", Kind.ATTEMPT, _handshake(16)),
+        Expected(Severity.FATAL, "invalidEgressConfig"),
+    ),
     (HANDSHAKE_SILENCE, Expected(Severity.TRANSIENT, "connectionFailed")),
-    (Fault("server-error-4001", Kind.SESSION, _server_error(4001)), Expected(Severity.FATAL, "creditsExhausted")),
-    (Fault("server-error-4002", Kind.SESSION, _server_error(4002)), Expected(Severity.TRANSIENT, "sessionDurationExceeded")),
+    (
+        Fault("server-error-4001", Kind.SESSION, _server_error(4001)),
+        Expected(Severity.FATAL, "creditsExhausted"),
+    ),
+    (
+        Fault("server-error-4002", Kind.SESSION, _server_error(4002)),
+        Expected(Severity.TRANSIENT, "sessionDurationExceeded"),
+    ),
     # The service closing a quiet session is expected: no error, the avatar waits for speech.
-    (Fault("idle-timeout", Kind.IDLE, lambda f, n, t: f.idle_timeout(IDLE_TIMEOUT_S, which=n)),
-     Expected(Severity.NONE)),
+    (
+        Fault("idle-timeout", Kind.IDLE, lambda f, n, t: f.idle_timeout(IDLE_TIMEOUT_S, which=n)),
+        Expected(Severity.NONE),
+    ),
     (Fault("tcp-drop", Kind.SESSION, _drop), Expected(Severity.TRANSIENT, "connectionClosed")),
-    (Fault("close-1011", Kind.SESSION, _close(1011, "internal error")), Expected(Severity.TRANSIENT, "connectionClosed")),
+    (
+        Fault("close-1011", Kind.SESSION, _close(1011, "internal error")),
+        Expected(Severity.TRANSIENT, "connectionClosed"),
+    ),
     # A normal closure or "going away" in the middle of a session is a lost connection all the same.
-    (Fault("close-1000", Kind.SESSION, _close(1000, "")), Expected(Severity.TRANSIENT, "connectionClosed")),
-    (Fault("close-1001", Kind.SESSION, _close(1001, "going away")), Expected(Severity.TRANSIENT, "connectionClosed")),
-    (Fault("slow-read", Kind.ATTEMPT, lambda f, n, t: f.slow_read(SLOW_READ_S, which=n)), Expected(Severity.NONE)),
+    (
+        Fault("close-1000", Kind.SESSION, _close(1000, "")),
+        Expected(Severity.TRANSIENT, "connectionClosed"),
+    ),
+    (
+        Fault("close-1001", Kind.SESSION, _close(1001, "going away")),
+        Expected(Severity.TRANSIENT, "connectionClosed"),
+    ),
+    (
+        Fault("slow-read", Kind.ATTEMPT, lambda f, n, t: f.slow_read(SLOW_READ_S, which=n)),
+        Expected(Severity.NONE),
+    ),
     (Fault("added-latency", Kind.ATTEMPT, _latency), Expected(Severity.NONE)),
 ]
 
 ROWS: list[Row] = [
-    Row(fault, moment, Expected(expected.severity, expected.vendor_code, clean_stop_only=moment is Moment.DURING_STOP))
+    Row(
+        fault,
+        moment,
+        Expected(
+            expected.severity, expected.vendor_code, clean_stop_only=moment is Moment.DURING_STOP
+        ),
+    )
     for fault, expected in FAULTS
     for moment in Moment
 ]
@@ -290,7 +375,9 @@ COMPLETE_FATES = (Fate.WHOLE, Fate.WHOLE_ACROSS_SESSIONS, Fate.CONTINUES)
 
 def fate_of_a(row: Row) -> Fate:
     kind, moment, severity = row.fault.kind, row.moment, row.expected.severity
-    if moment is Moment.BETWEEN_UTTERANCES or (moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT):
+    if moment is Moment.BETWEEN_UTTERANCES or (
+        moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT
+    ):
         return Fate.WHOLE  # A was over before anything went wrong
     if moment in (Moment.BEFORE_HANDSHAKE, Moment.MID_RECONNECT):
         if kind is Kind.IDLE:
@@ -301,21 +388,35 @@ def fate_of_a(row: Row) -> Fate:
         return Fate.WHOLE if kind is Kind.ATTEMPT else Fate.CONTINUES
     # mid-utterance
     if kind is Kind.IDLE:
-        return Fate.WHOLE_ACROSS_SESSIONS  # the stall: the first half had arrived, the rest continues
+        return (
+            Fate.WHOLE_ACROSS_SESSIONS
+        )  # the stall: the first half had arrived, the rest continues
     return Fate.CUT if severity is Severity.FATAL else Fate.CONTINUES
 
 
 # ----- the conversation, as the tester plays it -----
 
 
-async def send_signal(t, env, marking: Marking, signal: Signal, turn: int, *, start: int = 0,
-                      stop: int | None = None, pace: float = 0.0, one_frame: bool = False) -> None:
+async def send_signal(
+    t,
+    env,
+    marking: Marking,
+    signal: Signal,
+    turn: int,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    pace: float = 0.0,
+    one_frame: bool = False,
+) -> None:
     pcm = marking.part(signal, start, signal.samples if stop is None else stop)
     metadata = {"turn_id": turn}
     if one_frame:
         await t.frames(env, pcm, RATE, metadata=metadata, sizes=[len(pcm)])
     else:
-        await t.frames(env, pcm, RATE, metadata=metadata, frame_ms=FRAME_SAMPLES * 1000 / RATE, pace=pace)
+        await t.frames(
+            env, pcm, RATE, metadata=metadata, frame_ms=FRAME_SAMPLES * 1000 / RATE, pace=pace
+        )
 
 
 async def tts_start(t, env, request_id: str, turn: int) -> None:
@@ -323,7 +424,11 @@ async def tts_start(t, env, request_id: str, turn: int) -> None:
 
 
 async def tts_end(t, env, request_id: str, turn: int, reason: int = 1) -> None:
-    await t.data(env, "tts_audio_end", {"request_id": request_id, "reason": reason, "metadata": {"turn_id": turn}})
+    await t.data(
+        env,
+        "tts_audio_end",
+        {"request_id": request_id, "reason": reason, "metadata": {"turn_id": turn}},
+    )
 
 
 def vendor_codes(tester) -> list[str]:
@@ -343,8 +448,11 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
         await t.until(lambda: sessions() >= 1 and t.extension_ready(), what="the first session")
 
     def idle_closes() -> int:
-        return sum(1 for c in emulator.recording.connections
-                   if c.closed and any(e.message.startswith("no audio input") for e in c.errors_sent))
+        return sum(
+            1
+            for c in emulator.recording.connections
+            if c.closed and any(e.message.startswith("no audio input") for e in c.errors_sent)
+        )
 
     async def idle_error(t) -> None:
         await t.until(lambda: idle_closes() >= 1, what="the idle close")
@@ -356,15 +464,26 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
         A into two messages, the third being its end."""
         first = emulator.recording.sessions[0]
         for k in range(A_PARTS):
-            await send_signal(t, env, marking, A, 1, start=k * A.samples // A_PARTS,
-                              stop=(k + 1) * A.samples // A_PARTS, pace=4.0)
+            await send_signal(
+                t,
+                env,
+                marking,
+                A,
+                1,
+                start=k * A.samples // A_PARTS,
+                stop=(k + 1) * A.samples // A_PARTS,
+                pace=4.0,
+            )
             if k < A_PARTS - 1:
-                await t.until(lambda k=k: first.audio_messages > k or first.closed,
-                              what=f"part {k + 1} of A")
+                await t.until(
+                    lambda k=k: first.audio_messages > k or first.closed, what=f"part {k + 1} of A"
+                )
 
     async def utterance_a(t, env) -> None:
         await tts_start(t, env, "rA", 1)
-        if moment is Moment.BEFORE_HANDSHAKE or (moment is Moment.MID_RECONNECT and kind is Kind.ATTEMPT):
+        if moment is Moment.BEFORE_HANDSHAKE or (
+            moment is Moment.MID_RECONNECT and kind is Kind.ATTEMPT
+        ):
             if kind is Kind.IDLE:
                 await idle_error(t)
             await send_signal(t, env, marking, A, 1)  # queued: no session is ready yet
@@ -380,7 +499,9 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
             await first_session(t)
             await send_signal(t, env, marking, A, 1, one_frame=True)
         await tts_end(t, env, "rA", 1)
-        if moment is Moment.BETWEEN_UTTERANCES or (moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT):
+        if moment is Moment.BETWEEN_UTTERANCES or (
+            moment is Moment.MID_RECONNECT and kind is not Kind.ATTEMPT
+        ):
             await t.until(lambda: ended_whole(emulator, A, marking), what="A to end")
             if kind is Kind.IDLE and moment is Moment.BETWEEN_UTTERANCES:
                 await idle_error(t)
@@ -390,13 +511,18 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
 
     async def recovery(t) -> None:
         if fatal:
-            await t.until(lambda: any(e["code"] == -1000 for e in t.received.errors), what="the fatal error")
+            await t.until(
+                lambda: any(e["code"] == -1000 for e in t.received.errors), what="the fatal error"
+            )
             if plan.target == 1:
                 # What is asserted is an absence over time (no retry): this is the one wait.
                 await asyncio.sleep(NO_RETRY_WINDOW_S)
             return
         if expected.vendor_code:
-            await t.until(lambda: expected.vendor_code in vendor_codes(t), what=f"the {expected.vendor_code} error")
+            await t.until(
+                lambda: expected.vendor_code in vendor_codes(t),
+                what=f"the {expected.vendor_code} error",
+            )
         if kind is Kind.IDLE:
             return  # dormant: the next speech (B's start) opens the next session
         recovered = plan.sessions_before + 1 if kind is Kind.ATTEMPT else plan.target + 1
@@ -435,7 +561,9 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
             await idle_error(t)
         elif kind is Kind.SESSION or row.fault.name == "slow-read":
             await first_session(t)
-            await send_signal(t, env, marking, A, 1)  # a fault on the first message, or a backlog, at the stop
+            await send_signal(
+                t, env, marking, A, 1
+            )  # a fault on the first message, or a backlog, at the stop
         else:
             await send_signal(t, env, marking, A, 1, stop=A.samples // 4)
             await t.until(attempt_reached, what="the attempt to reach the emulator")
@@ -450,10 +578,14 @@ def make_script(row: Row, plan: Plan, emulator, marking: Marking):
 CASES = [(marking, row) for marking in MARKINGS for row in ROWS]
 
 
-@pytest.mark.parametrize("marking, row", CASES, ids=[f"{marking.id}-{row.id}" for marking, row in CASES])
+@pytest.mark.parametrize(
+    "marking, row", CASES, ids=[f"{marking.id}-{row.id}" for marking, row in CASES]
+)
 def test_fault_matrix(marking: Marking, row: Row, emulator, request, monkeypatch):
     if row.fault is HANDSHAKE_SILENCE:
-        monkeypatch.setattr(spatius.avatar_session, "HANDSHAKE_TIMEOUT_S", SILENT_HANDSHAKE_GIVE_UP_S)
+        monkeypatch.setattr(
+            spatius.avatar_session, "HANDSHAKE_TIMEOUT_S", SILENT_HANDSHAKE_GIVE_UP_S
+        )
     props = request.getfixturevalue(marking.props_fixture)
     assert props["params"]["audio_format"] == marking.audio_format
     plan = arrange(row, emulator.faults)
@@ -463,6 +595,7 @@ def test_fault_matrix(marking: Marking, row: Row, emulator, request, monkeypatch
         started = time.monotonic()
         # raises if anything escaped
         tester = run_scenario(props, make_script(row, plan, emulator, marking), TimedScenario)
+        assert isinstance(tester, TimedScenario)
         took = time.monotonic() - started
         AUDIT.count("faults_injected", scripted - len(emulator.faults.pending))
         check_row(row, plan, tester, emulator, took, marking)
@@ -470,16 +603,22 @@ def test_fault_matrix(marking: Marking, row: Row, emulator, request, monkeypatch
         raise AssertionError(f"{marking.audio_format} {row}\n{failure}") from None
 
 
-def check_row(row: Row, plan: Plan, tester: TimedScenario, emulator, took: float, marking: Marking) -> None:
+def check_row(
+    row: Row, plan: Plan, tester: TimedScenario, emulator, took: float, marking: Marking
+) -> None:
     record = last_run_record()
     problems: list[str] = []
     if record is not None:
         problems += [f"the guard caught: {m}" for m in guard_catches(record)]
-        problems += [f"cmd {c.name} left unanswered by the extension" for c in record.unanswered_cmds()]
+        problems += [
+            f"cmd {c.name} left unanswered by the extension" for c in record.unanswered_cmds()
+        ]
     for payload in tester.received.errors:
         problems += error_payload_problems(payload)
     problems += foreign_mixes(emulator, ALL_SIGNALS, marking)
-    problems += loss_problems(tester, turns={TURN_OF[A]})  # only A can be in flight when a session dies
+    problems += loss_problems(
+        tester, turns={TURN_OF[A]}
+    )  # only A can be in flight when a session dies
     for connection in emulator.recording.connections:
         for request in connection.requests:
             if request.messages_after_end:
@@ -487,13 +626,17 @@ def check_row(row: Row, plan: Plan, tester: TimedScenario, emulator, took: float
 
     if row.expected.clean_stop_only:
         assert took < STOP_BOUND_S, f"stopping took {took:.1f} s"
-        closed = emulator.wait_for(lambda: all(c.closed for c in emulator.recording.connections) or None, 10)
+        closed = emulator.wait_for(
+            lambda: all(c.closed for c in emulator.recording.connections) or None, 10
+        )
         assert closed, "a connection outlived the extension"
         # Nothing new starts once the stop began: at most the attempt in flight and one retry.
         assert len(emulator.recording.token_requests) <= 2
         problems += check_fate(emulator, A, Fate.ANY_ORDERED, marking)
         if record is not None:
-            assert any(m.startswith("stopped:") for _, m in extension_logs(record)), "on_stop did not finish"
+            assert any(m.startswith("stopped:") for _, m in extension_logs(record)), (
+                "on_stop did not finish"
+            )
         assert not problems, "\n".join(problems)
         return
 
@@ -516,7 +659,9 @@ def check_row(row: Row, plan: Plan, tester: TimedScenario, emulator, took: float
 
     if row.moment is Moment.MID_UTTERANCE and row.fault.kind is not Kind.IDLE:
         cut = [p for p in pieces_of(emulator, A, marking) if p.connection == 1]
-        assert cut and not cut[0].request.ended, "the first session did not break in the middle of A"
+        assert cut and not cut[0].request.ended, (
+            "the first session did not break in the middle of A"
+        )
     fate = fate_of_a(row)
     problems += check_fate(emulator, A, fate, marking)
     problems += check_fate(emulator, B_LATE, Fate.NOTHING, marking)
@@ -526,7 +671,9 @@ def check_row(row: Row, plan: Plan, tester: TimedScenario, emulator, took: float
     else:
         problems += check_fate(emulator, B_EARLY, Fate.CUT, marking)
         problems += check_fate(emulator, C, Fate.WHOLE, marking)
-        if not all(piece.request.interrupt is not None for piece in pieces_of(emulator, B_EARLY, marking)):
+        if not all(
+            piece.request.interrupt is not None for piece in pieces_of(emulator, B_EARLY, marking)
+        ):
             problems.append("the barge-in did not interrupt B's request")
         # Completeness from below: what A and C did not deliver, the extension reported lost.
         if fate in COMPLETE_FATES:

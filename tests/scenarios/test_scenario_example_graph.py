@@ -28,7 +28,9 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
         if name == "avatar":
             params = {**node["property"]["params"], **emulator_props["params"]}
             node["property"] = {**node["property"], **emulator_props, "params": params}
-            node["property"]["channel"] = ""  # the playground would inject it; params.agora_channel is used
+            node["property"]["channel"] = (
+                ""  # the playground would inject it; params.agora_channel is used
+            )
         elif name == "tts":
             node["addon"] = "fake_tts"
             node["property"] = {
@@ -41,17 +43,38 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
                 # leave everything queued for the flush to drop, nothing to interrupt.
                 "start_after_received": {"node": "main_control", "data": "metrics"},
                 "utterances": [
-                    {"request_id": "r1", "turn_id": 1, "pcm_file": str(speech_file), "max_ms": 1500, "sample_rate": 24000},
+                    {
+                        "request_id": "r1",
+                        "turn_id": 1,
+                        "pcm_file": str(speech_file),
+                        "max_ms": 1500,
+                        "sample_rate": 24000,
+                    },
                     # Long, so that it is still being sent when the flush comes round, however
                     # slowly (a loaded machine): the barge-in must find turn 2 unended.
-                    {"request_id": "r2", "turn_id": 2, "pcm_file": str(speech_file), "offset_ms": 2000,
-                     "max_ms": 8000, "sample_rate": 24000},
-                    {"request_id": "r3", "turn_id": 3, "pcm_file": str(speech_file), "offset_ms": 6000, "max_ms": 1000, "sample_rate": 24000},
+                    {
+                        "request_id": "r2",
+                        "turn_id": 2,
+                        "pcm_file": str(speech_file),
+                        "offset_ms": 2000,
+                        "max_ms": 8000,
+                        "sample_rate": 24000,
+                    },
+                    {
+                        "request_id": "r3",
+                        "turn_id": 3,
+                        "pcm_file": str(speech_file),
+                        "offset_ms": 6000,
+                        "max_ms": 1000,
+                        "sample_rate": 24000,
+                    },
                 ],
             }
         elif name == "main_control":
             node["addon"] = "fake_main_control"
-            node["property"] = {"flush_after_tts_frames": {"tts": "tts", "utterance": 1, "frames": 40}}
+            node["property"] = {
+                "flush_after_tts_frames": {"tts": "tts", "utterance": 1, "frames": 40}
+            }
         else:
             node["addon"] = "fake_sink"
             node["property"] = {}
@@ -63,13 +86,19 @@ def example_in_fake_graph(emulator_props: dict, speech_file: Path) -> dict:
     return flat
 
 
-def test_example_graph_wiring_carries_speech_barge_in_and_reports(emulator, emulator_props, sdk_telemetry_off):
+def test_example_graph_wiring_carries_speech_barge_in_and_reports(
+    emulator, emulator_props, sdk_telemetry_off
+):
     speech_file = fixture_path(24000)  # FLAC: the scripted TTS decodes it
     graph = example_in_fake_graph(emulator_props, speech_file)
 
     def done(records) -> bool:
         connections = emulator.recording.connections
-        return bool(connections) and sum(r.ended for r in connections[0].requests) >= 2 and bool(connections[0].interrupts)
+        return (
+            bool(connections)
+            and sum(r.ended for r in connections[0].requests) >= 2
+            and bool(connections[0].interrupts)
+        )
 
     outcome = run_graph_until(graph, done, timeout_s=60)
     assert outcome.error is None and outcome.satisfied

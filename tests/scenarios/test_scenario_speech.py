@@ -33,7 +33,9 @@ def envelope(samples: np.ndarray, window: int = 480) -> np.ndarray:
 def test_handshake_carries_agora_egress_with_a_valid_publisher_token(emulator, pcm_props):
     async def script(t, env):
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
         await t.until(lambda: ended(emulator), what="the request to end")
 
     run_scenario(pcm_props, script)
@@ -56,7 +58,9 @@ def test_16k_stereo_tts_feeds_a_24k_mono_session_without_loss(emulator, pcm_prop
     async def script(t, env):
         await t.data(env, "tts_audio_start", {"request_id": "r1", "metadata": {"turn_id": 7}})
         await t.frames(env, stereo(source), 16000, channels=2, metadata={"turn_id": 7}, sizes=sizes)
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 7}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 7}}
+        )
         await t.until(lambda: ended(emulator), what="the request to end")
 
     run_scenario(pcm_props, script)
@@ -66,7 +70,10 @@ def test_16k_stereo_tts_feeds_a_24k_mono_session_without_loss(emulator, pcm_prop
     reference = soxr.resample(np.frombuffer(source, dtype=np.int16), 16000, 24000)
     assert correlation(received, reference) > 0.99
     # No clicks at the frame boundaries: no jump larger than the reference's own largest.
-    assert np.max(np.abs(np.diff(received.astype(np.int32)))) <= np.max(np.abs(np.diff(reference.astype(np.int32)))) * 1.1 + 64
+    assert (
+        np.max(np.abs(np.diff(received.astype(np.int32))))
+        <= np.max(np.abs(np.diff(reference.astype(np.int32)))) * 1.1 + 64
+    )
 
 
 def test_opus_session_receives_the_speech(emulator, opus_props):
@@ -74,7 +81,9 @@ def test_opus_session_receives_the_speech(emulator, opus_props):
 
     async def script(t, env):
         await t.frames(env, source, 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
         await t.until(lambda: ended(emulator), what="the request to end")
 
     run_scenario(opus_props, script)
@@ -101,10 +110,14 @@ def test_barge_in_drops_late_frames_of_the_old_turn_and_keeps_the_next_turn(emul
         status = await t.cmd(env, "flush")
         assert status == StatusCode.OK
         await t.frames(env, late, 24000, metadata={"turn_id": 1})  # the TTS had not stopped yet
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 2, "metadata": {"turn_id": 1}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 2, "metadata": {"turn_id": 1}}
+        )
         await t.data(env, "tts_audio_start", {"request_id": "r2", "metadata": {"turn_id": 2}})
         await t.frames(env, second, 24000, metadata={"turn_id": 2})
-        await t.data(env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r2", "reason": 1, "metadata": {"turn_id": 2}}
+        )
         await t.until(lambda: ended(emulator), what="turn 2 to end")
         await t.until(lambda: "flush" in t.received.cmds, what="the flush to be passed on")
 
@@ -126,7 +139,9 @@ def test_flush_interrupts_a_request_that_has_ended_but_is_still_playing(emulator
         # 6 s sent at once: it still plays (by more than the 1 s asserted below) however
         # long the flush takes to come round on a loaded machine.
         await t.frames(env, speech(24000, 6.0), 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
         await t.until(lambda: ended(emulator), what="the end")
         assert await t.cmd(env, "flush") == StatusCode.OK
         await t.until(lambda: emulator.recording.connections[0].interrupts, what="the interrupt")
@@ -138,19 +153,31 @@ def test_flush_interrupts_a_request_that_has_ended_but_is_still_playing(emulator
 
 def test_ends_duplicates_late_ends_and_interrupted_reason(emulator, pcm_props):
     async def script(t, env):
-        await t.data(env, "tts_audio_end", {"request_id": "none", "reason": 1})  # an end with no audio
+        await t.data(
+            env, "tts_audio_end", {"request_id": "none", "reason": 1}
+        )  # an end with no audio
         await t.data(env, "finalize", {})
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})  # duplicate
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )  # duplicate
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 2})
         await t.data(env, "finalize", {"metadata": {"turn_id": 2}})
         await t.frames(env, speech(24000, 0.5), 24000, metadata={"turn_id": 3})
         await t.until(lambda: len(requests(emulator)) == 3, what="turn 3 to reach Spatius")
-        await t.data(env, "tts_audio_end", {"request_id": "r3", "reason": 2, "metadata": {"turn_id": 3}})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1})  # a late end of turn 1
-        await t.until(lambda: len(requests(emulator)) == 3
-                      and emulator.recording.connections[0].interrupts, what="three requests and an interrupt")
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r3", "reason": 2, "metadata": {"turn_id": 3}}
+        )
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1}
+        )  # a late end of turn 1
+        await t.until(
+            lambda: len(requests(emulator)) == 3 and emulator.recording.connections[0].interrupts,
+            what="three requests and an interrupt",
+        )
 
     run_scenario(pcm_props, script)
     connection = emulator.recording.connections[0]
@@ -173,13 +200,17 @@ def test_bad_frames_get_one_clear_error_each_and_the_extension_keeps_serving(emu
             await env.send_audio_frame(make_frame(good, 24000, 0, {"turn_id": 1}))
             await env.send_audio_frame(make_frame(good, 10_000_000, 1, {"turn_id": 1}))
         await t.frames(env, good, 24000, metadata={"turn_id": 1})
-        await t.data(env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}})
+        await t.data(
+            env, "tts_audio_end", {"request_id": "r1", "reason": 1, "metadata": {"turn_id": 1}}
+        )
         await t.until(lambda: ended(emulator), what="the good audio to arrive")
         assert await t.cmd(env, "flush") == StatusCode.OK
 
     tester = run_scenario(pcm_props, script)
     frame_errors = [e for e in tester.received.errors if "dropped audio frame" in e["message"]]
-    assert len(frame_errors) == 3  # sample width, sample rate, channels: one each, not one per frame
+    assert (
+        len(frame_errors) == 3
+    )  # sample width, sample rate, channels: one each, not one per frame
     assert all(e["code"] == 1000 and e["module"] == "avatar" for e in frame_errors)
     assert "sample" in " ".join(e["message"] for e in frame_errors)
     (request,) = emulator.recording.connections[0].requests
@@ -189,14 +220,20 @@ def test_bad_frames_get_one_clear_error_each_and_the_extension_keeps_serving(emu
 def test_metrics_and_lifecycle_logs(emulator, pcm_props):
     async def script(t, env):
         await t.frames(env, speech(24000, 1.0), 24000, metadata={"session_id": "s", "turn_id": 4})
-        await t.data(env, "tts_audio_end", {"request_id": "r4", "reason": 1, "metadata": {"session_id": "s", "turn_id": 4}})
+        await t.data(
+            env,
+            "tts_audio_end",
+            {"request_id": "r4", "reason": 1, "metadata": {"session_id": "s", "turn_id": 4}},
+        )
         await t.until(lambda: "request_audio_seconds" in t.received.metrics, what="request metrics")
 
     tester = run_scenario(pcm_props, script)
     metrics = tester.received.metrics
     assert metrics["connect_ms"][0] > 0
     assert metrics["request_audio_seconds"] == [1.0]
-    request_metrics = [p for p in tester.received.of("metrics") if "request_audio_seconds" in p["metrics"]]
+    request_metrics = [
+        p for p in tester.received.of("metrics") if "request_audio_seconds" in p["metrics"]
+    ]
     assert request_metrics[0]["metadata"] == {"session_id": "s", "turn_id": 4}
     assert request_metrics[0]["vendor"] == "spatius" and request_metrics[0]["module"] == "avatar"
     logs = run_logs()

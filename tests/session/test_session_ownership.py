@@ -31,7 +31,11 @@ def voice(seconds: float, pitch: float = 180.0) -> bytes:
 
 def props_for(emulator_props, audio_format: str, **extra):
     props = dict(emulator_props)
-    props["params"] = {**emulator_props["params"], "audio_format": audio_format, "sample_rate": RATE}
+    props["params"] = {
+        **emulator_props["params"],
+        "audio_format": audio_format,
+        "sample_rate": RATE,
+    }
     props.update(extra)
     return props
 
@@ -40,7 +44,9 @@ def frames(pcm: bytes):
     return [pcm[i : i + FRAME] for i in range(0, len(pcm), FRAME)]
 
 
-async def say_paced(h: Harness, pcm: bytes, turn: int, *, pace: float = 4.0, end: bool = True) -> None:
+async def say_paced(
+    h: Harness, pcm: bytes, turn: int, *, pace: float = 4.0, end: bool = True
+) -> None:
     """Frames at `pace` times real time, so that a fault lands in the middle."""
     for frame in frames(pcm):
         h.pipeline.on_frame(frame, PcmFormat(RATE, 1), {"turn_id": turn})
@@ -60,28 +66,47 @@ def received_samples(emulator) -> int:
 def assert_complete_from_below(emulator, h: Harness, sent_samples: int, *, bound_s: float) -> None:
     """Every sample sent was received or is covered by the reported, bounded loss."""
     received = received_samples(emulator)
-    lost = round((h.streamer.stats.lost_audio_seconds + h.streamer.stats.dropped_audio_seconds) * RATE)
+    lost = round(
+        (h.streamer.stats.lost_audio_seconds + h.streamer.stats.dropped_audio_seconds) * RATE
+    )
     assert received <= sent_samples, f"{received - sent_samples} samples arrived twice"
-    assert sent_samples - received <= lost + 2, (sent_samples, received, lost)  # Opus: ±2 samples of rounding
+    assert sent_samples - received <= lost + 2, (
+        sent_samples,
+        received,
+        lost,
+    )  # Opus: ±2 samples of rounding
     assert lost <= bound_s * RATE, f"reported loss {lost / RATE:.2f} s exceeds {bound_s} s"
     reported = sum(m.get("audio_lost_seconds", 0) for m in h.metrics)
-    assert reported == pytest.approx(h.streamer.stats.lost_audio_seconds, abs=0.01)  # the app was told
+    assert reported == pytest.approx(
+        h.streamer.stats.lost_audio_seconds, abs=0.01
+    )  # the app was told
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
 @pytest.mark.parametrize("code", [1000, 1001, 1011])
-async def test_a_server_close_mid_utterance_reconnects_and_loses_only_what_it_reports(emulator, emulator_props, audio_format, code):
+async def test_a_server_close_mid_utterance_reconnects_and_loses_only_what_it_reports(
+    emulator, emulator_props, audio_format, code
+):
     # Before: a 1000/1001 close gave only on_close; the next send raised ValueError, read as a
     # fatal configuration error ("WebSocket connection is not established"): avatar dead for good.
-    emulator.faults.close(code, "going away" if code == 1001 else "", after_audio_messages=8, which=1)
+    emulator.faults.close(
+        code, "going away" if code == 1001 else "", after_audio_messages=8, which=1
+    )
     h = Harness(props_for(emulator_props, audio_format), backoff_base_s=0.05, backoff_cap_s=0.1)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
     first, second = voice(2.0), voice(1.0, pitch=220)
     await say_paced(h, first, turn=1)
-    await until(lambda: len(emulator.recording.sessions) >= 2 and h.streamer.state is StreamerState.READY)
+    await until(
+        lambda: len(emulator.recording.sessions) >= 2 and h.streamer.state is StreamerState.READY
+    )
     h.say(second, turn=2)
-    await until(lambda: any(r.ended and len(r.pcm()) == len(second) // 2 for r in emulator.recording.sessions[1].requests))
+    await until(
+        lambda: any(
+            r.ended and len(r.pcm()) == len(second) // 2
+            for r in emulator.recording.sessions[1].requests
+        )
+    )
     assert not any(f.fatal for f in h.failures), h.failures
     assert [f.vendor_code for f in h.failures] == ["connectionClosed"]
     assert emulator.recording.connections[0].close_code == code
@@ -90,26 +115,41 @@ async def test_a_server_close_mid_utterance_reconnects_and_loses_only_what_it_re
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_twenty_sessions_on_one_loop_all_survive_a_going_away_close(emulator, emulator_props, audio_format):
+async def test_twenty_sessions_on_one_loop_all_survive_a_going_away_close(
+    emulator, emulator_props, audio_format
+):
     # Before: with 20 sessions on one loop, 4 to 16 of them failed for good in 5 of 6 runs.
     count = 20
     for n in range(1, count + 1):
         emulator.faults.close(1001, "going away", after_audio_messages=6, which=n)
-    harnesses = [Harness(props_for(emulator_props, audio_format), backoff_base_s=0.05, backoff_cap_s=0.2) for _ in range(count)]
+    harnesses = [
+        Harness(props_for(emulator_props, audio_format), backoff_base_s=0.05, backoff_cap_s=0.2)
+        for _ in range(count)
+    ]
     for h in harnesses:
         h.streamer.start()
     await until(lambda: all(h.streamer.state is StreamerState.READY for h in harnesses), timeout=30)
     speech = voice(1.5)
     await asyncio.gather(*(say_paced(h, speech, turn=1, pace=3.0) for h in harnesses))
-    await until(lambda: all(h.streamer.state is StreamerState.READY and h.streamer.stats.reconnects >= 1 for h in harnesses),
-                timeout=30)
+    await until(
+        lambda: all(
+            h.streamer.state is StreamerState.READY and h.streamer.stats.reconnects >= 1
+            for h in harnesses
+        ),
+        timeout=30,
+    )
     for h in harnesses:
         assert not any(f.fatal for f in h.failures), h.failures
     tail = voice(0.5, pitch=240)
     for h in harnesses:
         h.say(tail, turn=2)
-    await until(lambda: sum(1 for r in all_requests(emulator) if r.ended and len(r.pcm()) == len(tail) // 2) >= count,
-                timeout=30)
+    await until(
+        lambda: (
+            sum(1 for r in all_requests(emulator) if r.ended and len(r.pcm()) == len(tail) // 2)
+            >= count
+        ),
+        timeout=30,
+    )
     sent = count * (len(speech) + len(tail)) // 2
     received = received_samples(emulator)
     lost = round(sum(h.streamer.stats.lost_audio_seconds for h in harnesses) * RATE)
@@ -118,20 +158,27 @@ async def test_twenty_sessions_on_one_loop_all_survive_a_going_away_close(emulat
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_audio_and_a_flush_during_a_rollover_connect_keep_the_fresh_session(emulator, emulator_props, audio_format):
+async def test_audio_and_a_flush_during_a_rollover_connect_keep_the_fresh_session(
+    emulator, emulator_props, audio_format
+):
     # Before: READY with no session during the rollover's connect; audio or a flush then hit
     # None.send_audio / None.interrupt, the fresh session was closed at once, the answer cut.
     emulator.faults.delay_handshake(1.0, which=2)  # the rollover's connect is slow
     h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=3.0)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
-    await until(lambda: len(emulator.recording.connections) >= 2, timeout=10)  # the rollover has begun
+    await until(
+        lambda: len(emulator.recording.connections) >= 2, timeout=10
+    )  # the rollover has begun
     assert emulator.recording.connections[1].confirmed_at is None  # still connecting
     h.say(voice(0.4), turn=1, end=False)
     h.pipeline.on_flush()
     answer = voice(2.0, pitch=220)
     h.say(answer, turn=2)
-    await until(lambda: any(r.ended and len(r.pcm()) == len(answer) // 2 for r in all_requests(emulator)), timeout=10)
+    await until(
+        lambda: any(r.ended and len(r.pcm()) == len(answer) // 2 for r in all_requests(emulator)),
+        timeout=10,
+    )
     await until(lambda: h.streamer.stats.rollovers == 1, timeout=10)
     assert not h.failures, h.failures
     # The emulator records its confirmation after sending it: the streamer may be on the
@@ -144,7 +191,9 @@ async def test_audio_and_a_flush_during_a_rollover_connect_keep_the_fresh_sessio
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one(emulator, emulator_props, audio_format):
+async def test_a_flush_stops_the_ended_request_still_playing_and_the_started_one(
+    emulator, emulator_props, audio_format
+):
     # Before: the SDK's interrupt() only targets its newest request; A kept playing.
     h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
@@ -182,7 +231,9 @@ async def test_a_request_that_played_out_is_not_interrupted(emulator, emulator_p
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_late_interrupted_end_of_an_old_request_does_not_cut_unkeyed_speech(emulator, emulator_props, audio_format):
+async def test_a_late_interrupted_end_of_an_old_request_does_not_cut_unkeyed_speech(
+    emulator, emulator_props, audio_format
+):
     # Before: with no request id on the current utterance, any interrupted end cut it.
     h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
@@ -201,8 +252,11 @@ async def test_a_late_interrupted_end_of_an_old_request_does_not_cut_unkeyed_spe
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_bug_after_a_successful_send_is_said_once_and_nothing_is_sent_twice(emulator, emulator_props, audio_format):
-    # Before: the pump re-queued the sent chunk and declared the session broken: 39 connections in 3 s.
+async def test_a_bug_after_a_successful_send_is_said_once_and_nothing_is_sent_twice(
+    emulator, emulator_props, audio_format
+):
+    # Before: the pump re-queued the sent chunk and declared the session broken: 39 connections
+    # in 3 s.
     h = Harness(props_for(emulator_props, audio_format))
 
     def broken_dump(utterance, pcm):
@@ -239,14 +293,18 @@ async def test_a_forced_rollover_mid_utterance_lets_the_old_session_play_out(emu
     assert cut.ended  # ended properly at the switch, not abandoned
     assert old.closed_by == "client"
     playback = old.playback(cut.req_id)
-    assert old.closed_at >= min(playback.finished_at, old.opened_at + lifetime) - 0.05  # it played out first
+    assert (
+        old.closed_at >= min(playback.finished_at, old.opened_at + lifetime) - 0.05
+    )  # it played out first
     assert received_samples(emulator) == len(long_turn) // 2  # nothing lost, nothing twice
     assert not h.failures
     await h.streamer.stop()
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_slow_connect_still_rolls_over_before_the_token_expires(emulator, emulator_props, audio_format):
+async def test_a_slow_connect_still_rolls_over_before_the_token_expires(
+    emulator, emulator_props, audio_format
+):
     # Before: deadlines counted from the end of the connect, the expiry from before it.
     # 8 s: the fresh session opens 0.8 s before expiry (10 %), time enough for its own
     # connect on a loaded machine (4 s left 0.4 s); counted from the end of the slow

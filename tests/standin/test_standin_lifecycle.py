@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("ten_runtime.standin", reason="tests of the TEN stand-in itself")
 
-from ten_runtime import (  # noqa: E402
+from ten_runtime import (
     AsyncExtension,
     AsyncExtensionTester,
     AsyncTenEnvTester,
@@ -57,7 +57,8 @@ class PingThenStop(AsyncExtensionTester):
     async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
         self.stages.append("tester on_start")
         result, error = await ten_env.send_cmd(Cmd.create("ping"))
-        assert error is None and result.get_status_code() == StatusCode.OK
+        assert error is None and result is not None
+        assert result.get_status_code() == StatusCode.OK
         self.pinged = True
         self._stop_when_started(ten_env)
 
@@ -86,10 +87,19 @@ def test_stages_run_in_order_and_the_tester_stops_after_the_extension(make_exten
     assert tester.run() is None
     record = standin.last_run()
     stages = [m for m in record.log_messages(addon) if m.startswith("stage ")]
-    assert stages == ["stage on_configure", "stage on_init", "stage on_start",
-                      "stage on_stop", "stage on_deinit"]
-    assert tester.stages == ["tester on_init", "tester on_start", "tester on_stop",
-                             "tester on_deinit"]
+    assert stages == [
+        "stage on_configure",
+        "stage on_init",
+        "stage on_start",
+        "stage on_stop",
+        "stage on_deinit",
+    ]
+    assert tester.stages == [
+        "tester on_init",
+        "tester on_start",
+        "tester on_stop",
+        "tester on_deinit",
+    ]
     # the extension was through on_deinit before the tester's on_stop was called
     ext_deinit = next(r.time for r in record.logs if r.message == "stage on_deinit")
     assert ext_deinit < tester.stopped_at
@@ -137,7 +147,7 @@ class SendBeforeInitReturns(AsyncExtensionTester):
         await asyncio.sleep(0)  # lets the task post the cmd
         sys.modules[f"ten_packages.extension.{self.addon}.addon"].INIT_GATE.set()
         result, error = await cmd_task
-        assert error is None
+        assert error is None and result is not None
         self.status = result.get_status_code()
 
     async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
@@ -254,7 +264,10 @@ def test_all_extensions_share_one_loop_thread_apart_from_the_tester_and_the_call
         "nodes": [{"type": "extension", "name": f"n{i}", "addon": addon} for i in range(3)]
         + [{"type": "extension", "name": "ten:test_extension", "addon": "ten:test_extension"}],
         "connections": [
-            {"extension": f"n{i}", "data": [{"name": "where", "dest": [{"extension": "ten:test_extension"}]}]}
+            {
+                "extension": f"n{i}",
+                "data": [{"name": "where", "dest": [{"extension": "ten:test_extension"}]}],
+            }
             for i in range(3)
         ],
     }
@@ -276,6 +289,7 @@ def test_app_loop_is_exposed_while_a_run_is_active(make_extension):
     class LookAtLoop(CollectWhere):
         def look(self, ten_env: AsyncTenEnvTester) -> None:
             loop = standin.app_loop()
+            assert loop is not None
             seen["loop_id"] = id(loop)
             seen["running"] = loop.is_running()
 
@@ -316,7 +330,7 @@ class AnswerChecks(AsyncExtensionTester):
     async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
         self.twice, _ = await ten_env.send_cmd(Cmd.create("twice"))
         async for result, error in ten_env.send_cmd_ex(Cmd.create("streamed")):
-            assert error is None
+            assert error is None and result is not None
             self.streamed.append((result.get_property_int("index")[0], result.is_final()))
         self.ignored = asyncio.create_task(ten_env.send_cmd(Cmd.create("ignored")))
 
@@ -325,7 +339,9 @@ class AnswerChecks(AsyncExtensionTester):
             ten_env.stop_test()
 
 
-def test_first_final_result_wins_streams_arrive_and_unanswered_cmds_get_error_at_stop(make_extension):
+def test_first_final_result_wins_streams_arrive_and_unanswered_cmds_get_error_at_stop(
+    make_extension,
+):
     addon = make_extension("answers", UNANSWERING)
     tester = AnswerChecks()
     tester.set_test_mode_single(addon)
@@ -337,7 +353,8 @@ def test_first_final_result_wins_streams_arrive_and_unanswered_cmds_get_error_at
     record = standin.last_run()
     assert "return_result gave None then None" in record.log_messages(addon)
     assert [(c.name, c.sender, c.cause) for c in record.unanswered_cmds()] == [
-        ("ignored", "ten:test_extension", "graph_stopped")]
+        ("ignored", "ten:test_extension", "graph_stopped")
+    ]
 
 
 RAISING = """
@@ -386,7 +403,10 @@ def test_an_exception_in_the_tester_fails_the_run(make_extension):
     addon = make_extension("tester_raise", STAGE_LOGGER)
     tester = RaisingTester()
     tester.set_test_mode_single(addon)
-    with pytest.raises(standin.StandinRunError, match="ten:test_extension.on_start raised RuntimeError: tester bug"):
+    with pytest.raises(
+        standin.StandinRunError,
+        match=r"ten:test_extension\.on_start raised RuntimeError: tester bug",
+    ):
         tester.run()
     # the extension was still stopped in order
     assert standin.last_run().log_messages(addon)[-2:] == ["stage on_stop", "stage on_deinit"]
@@ -410,8 +430,10 @@ def test_an_exception_in_the_addon_fails_the_run(make_extension):
     addon = make_extension("bad_addon", BAD_ADDON, footer=BAD_ADDON_FOOTER)
     tester = AsyncExtensionTester()
     tester.set_test_mode_single(addon)
-    with pytest.raises(standin.StandinRunError,
-                       match=f"{addon}.on_create_instance raised LookupError: addon cannot build it"):
+    with pytest.raises(
+        standin.StandinRunError,
+        match=f"{addon}.on_create_instance raised LookupError: addon cannot build it",
+    ):
         tester.run()
 
 
@@ -431,6 +453,7 @@ def test_the_stop_error_is_what_run_returns(make_extension):
     class StopWithError(AsyncExtensionTester):
         async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
             from ten_runtime import TenError, TenErrorCode
+
             ten_env.stop_test(TenError.create(TenErrorCode.ErrorCodeGeneric, "what went wrong"))
 
     tester = StopWithError()
