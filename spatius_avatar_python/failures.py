@@ -20,7 +20,7 @@ class Severity(enum.Enum):
 # Retrying cannot fix these: the configuration, the account or the avatar is wrong.
 _FATAL_SDK_CODES = frozenset(
     {
-        AvatarSDKErrorCode.sessionTokenExpired,  # console answered 401: the API key is refused
+        AvatarSDKErrorCode.sessionTokenExpired,  # console answered 401: the API key is refused (see classify)
         AvatarSDKErrorCode.sessionTokenInvalid,
         AvatarSDKErrorCode.appIDUnrecognized,
         AvatarSDKErrorCode.appIDMismatch,
@@ -82,6 +82,13 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
     """Map an exception from the SDK (or around it) to a Failure."""
     secrets = list(secrets)
     if isinstance(error, AvatarSDKError):
+        if error.code is AvatarSDKErrorCode.sessionTokenExpired and error.phase != "session_token":
+            # A 401 at the WebSocket upgrade: the session token (fetched ahead) expired, e.g.
+            # after a host suspend the monotonic clock did not see. A new session fetches a
+            # new token; only the console's 401 means the API key is refused.
+            return Failure(Severity.TRANSIENT, error.code.value,
+                           scrub(f"{error.message} (the session token expired; fetching a new one)", secrets),
+                           error.phase)
         fatal = error.code in _FATAL_SDK_CODES
         message = str(error.message)
         fix = _FIXES.get(error.code)

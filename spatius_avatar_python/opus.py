@@ -78,12 +78,20 @@ class _StreamEncoder(OggOpusStreamEncoder):
         return ogg_crc32(data)
 
 
+# Opus' usual pre-skip (48 kHz samples), should the SDK stop keeping it where we read it.
+_FALLBACK_PRE_SKIP = 312
+
+
 def _set_complexity(encoder: OggOpusStreamEncoder, complexity: int) -> None:
-    """Set libopus' complexity on the SDK encoder, after the SDK's own quality controls."""
+    """Set libopus' complexity on the SDK encoder, after the SDK's own quality controls.
+
+    Relies on an SDK private (sdk_internals.py checks it once and says so when it is gone):
+    without it the SDK's own complexity stays, at more CPU, with nothing lost."""
     import opuslib_next as opuslib
 
-    state = encoder._encoder.encoder_state  # the SDK keeps its libopus encoder there
-    opuslib.api.encoder.encoder_ctl(state, opuslib.api.ctl.set_complexity, complexity)
+    state = getattr(getattr(encoder, "_encoder", None), "encoder_state", None)  # the SDK keeps its libopus encoder there
+    if state is not None:
+        opuslib.api.encoder.encoder_ctl(state, opuslib.api.ctl.set_complexity, complexity)
 
 
 def encoder_complexity(encoder: "OggOpusRequestEncoder") -> int:
@@ -129,7 +137,7 @@ class OggOpusRequestEncoder:
         _set_complexity(self._encoder, complexity)
         self._executor = executor
         self._frame_bytes = sample_rate * frame_duration_ms // 1000 * 2
-        self._pre_skip_samples = -(-_StreamEncoder._DEFAULT_PRE_SKIP * sample_rate // 48000)
+        self._pre_skip_samples = -(-getattr(_StreamEncoder, "_DEFAULT_PRE_SKIP", _FALLBACK_PRE_SKIP) * sample_rate // 48000)
         self._recent = bytearray()
         self._recent_limit = 2 * self._frame_bytes + 2 * self._pre_skip_samples
         # PCM not yet turned into a packet, here or inside the SDK encoder.

@@ -23,6 +23,7 @@ TTS_END_ERROR = 3
 class PipelineStats:
     frames: int = 0
     stale_frames: int = 0
+    superseded_frames: int = 0  # late audio of a turn a newer one replaced (dropped)
     flushes: int = 0
 
 
@@ -42,6 +43,10 @@ class SpeechPipeline:
         """One TTS frame. Returns False when it was dropped as stale (an interrupted turn)."""
         self.stats.frames += 1
         routing = self._gate.on_frame(metadata)
+        if routing.verdict is FrameVerdict.SUPERSEDED:
+            self.stats.superseded_frames += 1
+            self._streamer.drop_superseded(routing.superseded or "", len(pcm) / max(1, fmt.frame_bytes) / fmt.sample_rate)
+            return False
         if routing.verdict is FrameVerdict.STALE or routing.utterance is None:
             self.stats.stale_frames += 1
             return False

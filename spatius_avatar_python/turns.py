@@ -6,6 +6,10 @@ The rule (documented in the README):
   `metadata.request_id`.
 - `flush` makes the current turn stale: its frames, ends and starts that arrive later are
   dropped. A frame or start whose key is new opens the next turn, and is never lost.
+- The newest turn owns the avatar: once a turn with another key (or request id) has
+  started, audio, starts and ends of the turns before it are superseded and dropped (the
+  streamer says so once per turn). Two interleaved TTS requests therefore never cut each
+  other into alternating pieces.
 - Frames with no key at all (graphs that route only `pcm_frame`, without metadata) are
   dropped after a flush until a `tts_audio_start` arrives or the audio pauses for
   `quiet_gap_s` (the old turn's tail stops right after a barge-in; the next answer starts
@@ -61,6 +65,7 @@ def turn_key_of(metadata: Mapping[str, Any] | None) -> TurnKey | None:
 class FrameVerdict(enum.Enum):
     ACCEPT = "accept"
     STALE = "stale"  # belongs to an interrupted turn
+    SUPERSEDED = "superseded"  # belongs to a turn a newer one has replaced
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Routing:
     verdict: FrameVerdict
     utterance: Utterance | None = None
     ended_previous: Utterance | None = None  # an open utterance this frame implicitly closed
+    superseded: str | None = None  # SUPERSEDED: the report id of the turn the frame belongs to
 
 
 class TurnGate:
@@ -79,6 +85,8 @@ class TurnGate:
         self._stale_requests: dict[str, None] = {}
         self._known_requests: dict[str, None] = {}  # request ids utterances have had
         self._stale_turns: dict[TurnKey, None] = {}
+        self._superseded_requests: dict[str, None] = {}
+        self._superseded_turns: dict[TurnKey, None] = {}
         self._gated = False  # after a flush, until a new turn shows itself
         self._last_frame_at = float("-inf")
         self._gated_since = 0.0
@@ -91,6 +99,8 @@ class TurnGate:
         previous = self._current if self._current and not self._current.ended else None
         if previous:
             previous.ended = True
+        if self._current is not None:
+            self._supersede(self._current, request_id, key)
         self._current = Utterance(next(self._numbers), request_id, key, dict(metadata or {}))
         self._remember(request_id)
         self._gated = False
@@ -101,11 +111,31 @@ class TurnGate:
             key is not None and key in self._stale_turns
         )
 
+    def _supersede(self, old: Utterance, request_id: str | None, key: TurnKey | None) -> None:
+        """A new utterance replaces `old`: old's turn is over for good (unless it is the same turn)."""
+        if old.request_id and old.request_id != request_id:
+            self._superseded_requests[old.request_id] = None
+        if old.turn_key and old.turn_key != key:
+            self._superseded_turns[old.turn_key] = None
+        for superseded in (self._superseded_requests, self._superseded_turns):
+            while len(superseded) > _STALE_MEMORY:
+                del superseded[next(iter(superseded))]
+
+    def _superseded(self, request_id: str | None, key: TurnKey | None) -> Routing | None:
+        if request_id is not None and request_id in self._superseded_requests:
+            return Routing(FrameVerdict.SUPERSEDED, superseded=request_id)
+        if key is not None and key in self._superseded_turns:
+            return Routing(FrameVerdict.SUPERSEDED, superseded=":".join(str(part) for part in key))
+        return None
+
     def on_start(self, request_id: str | None, metadata: Mapping[str, Any] | None) -> Routing:
         """`tts_audio_start`: a TTS request's audio begins."""
         key = turn_key_of(metadata)
         if self._is_stale(request_id, key):
             return Routing(FrameVerdict.STALE)
+        superseded = self._superseded(request_id, key)
+        if superseded is not None:
+            return superseded
         cur = self._current
         if cur and not cur.ended and (
             (request_id and cur.request_id == request_id) or (cur.request_id is None and key is not None and cur.turn_key == key)
@@ -122,6 +152,8 @@ class TurnGate:
         key = turn_key_of(metadata)
         if self._is_stale(None, key):
             return Routing(FrameVerdict.STALE)
+        if key is not None and key in self._superseded_turns:
+            return Routing(FrameVerdict.SUPERSEDED, superseded=":".join(str(part) for part in key))
         cur = self._current
         if key is None:
             if self._gated:

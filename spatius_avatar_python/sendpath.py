@@ -1,0 +1,248 @@
+"""The send path: frames → backlog → Spatius requests → the live session.
+
+Owned by the session owner task (streamer.py), which tells it which link is live and asks
+it to send one batch at a time; it tells the owner only that a send failed. It never
+decides anything about sessions (that is lifecycle.py). This is the seam for the data
+path's cost work (batching, encoding on one thread): nothing outside it sends audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from .failures import Failure, link_lost
+from .lifecycle import PLAYBACK_SLACK_S, LinkState
+from .opus import OggOpusRequestEncoder
+from .requests import Audio, Backlog, EndOf, Request
+from .sessions import SEND_TIMEOUT_S, SessionLink, bounded
+from .turns import Utterance
+
+
+async def interrupt_request(session: Any, req_id: str, *, per_request: bool = True) -> bool:
+    """Interrupt one request of a session, not only its newest. Returns False when it could not.
+
+    The SDK's `interrupt()` targets the request it sent last; a request that has ended but
+    still plays while the next one has started would keep playing. The SDK has no
+    per-request interrupt, so point its record of the last request at the one to stop
+    (sdk_internals.py checks that this works with the installed SDK; without it only the
+    newest request can be interrupted).
+    """
+    last = getattr(session, "_last_req_id", None)
+    if last != req_id:
+        if not per_request:
+            return False
+        session._last_req_id = req_id
+    await session.interrupt()
+    return True
+
+
+class SendPath:
+    def __init__(self, *, rate: int, opus: bool, stats: Any, events: Any, secrets: list[str],
+                 clock: Callable[[], float], per_request_interrupt: bool,
+                 emit: Callable[..., None], internal_error: Callable[..., None],
+                 on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]]) -> None:
+        self._rate = rate
+        self._opus = opus
+        self.stats = stats
+        self._events = events
+        self._secrets = secrets
+        self._clock = clock
+        self._per_request_interrupt = per_request_interrupt
+        self._emit = emit
+        self._internal_error = internal_error
+        self._on_send_failed = on_send_failed
+        self._old_requests_not_interrupted = 0
+        self.backlog = Backlog()
+        self.open: Request | None = None  # the request of the utterance being sent
+        self.live: SessionLink | None = None  # where audio goes (set by the owner)
+
+    def can_send(self) -> bool:
+        live = self.live
+        return live is not None and live.suspect is None and bool(self.backlog)
+
+    async def send_guarded(self) -> None:
+        head = self.backlog.items[0]
+        try:
+            await self._send_next()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug of ours: say it once, count what it costs, never re-send
+            if self.backlog and self.backlog.items[0] is head:
+                item = self.backlog.take_head()  # the item it failed on would fail again forever
+                if type(item) is Audio:
+                    self.stats.dropped_audio_seconds += len(item.pcm) / 2 / self._rate
+                    self._emit(self._events.on_metrics, {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)}, item.utterance)
+            self._internal_error(error, "in the session task")
+
+    async def _send_audio(self, link: SessionLink, payload: bytes, end: bool) -> str:
+        try:
+            return await bounded(link.session.send_audio(payload, end=end), SEND_TIMEOUT_S)
+        except TimeoutError as error:
+            raise TimeoutError(f"a send did not complete in {SEND_TIMEOUT_S:.0f} s") from error
+
+    async def _send_next(self) -> None:
+        """Send one batch (or one end) from the backlog on the live link."""
+        item = self.backlog.items[0]
+        if type(item) is EndOf:
+            self.backlog.take_head()
+            if self.open is not None and self.open.utterance is item.utterance:
+                await self.finish_open()
+            return  # else: an end with no audio sent, a duplicate, or of a dropped turn
+        utterance = item.utterance
+        if self.open is not None and self.open.utterance is not utterance:
+            await self.finish_open()  # a new utterance began without an end for the last
+            return  # the owner sees the utterance boundary (a fresh session may take over) before the next send
+        if self.open is None:
+            self.open = self._new_request(utterance)
+        request = self.open
+        pcm = self.backlog.take_batch(utterance)
+        link = request.link
+        held = b""
+        if request.encoder is not None:
+            held = request.withheld_pcm()  # what the stream holds back before this batch
+            try:
+                payload = await request.encoder.encode(pcm, end=False)
+            except Exception as error:  # our encoder: this request's stream is broken
+                self.open = None
+                self.stats.dropped_audio_seconds += len(pcm) / 2 / self._rate
+                self._internal_error(error, "encoding Ogg Opus")
+                await self._end_quietly(request)
+                return
+        else:
+            payload = pcm
+        if payload:
+            try:
+                request.req_id = await self._send_audio(link, payload, False)
+            except Exception as error:
+                # A failed send wrote nothing: the batch, and with Opus what the stream held
+                # back before it, go first on the next session.
+                self._give_back(request, held, pcm)
+                await self._on_send_failed(link, link_lost(error, self._secrets))
+                return
+        self._account_sent(request, pcm)
+
+    def _give_back(self, request: Request, held: bytes, pcm: bytes, *, end: bool = False) -> None:
+        request.given_back = len(held) // 2
+        if end:
+            self.backlog.put_back_end(request.utterance)
+        self.backlog.put_back(request.utterance, held + pcm)
+
+    def _new_request(self, utterance: Utterance) -> Request:
+        link = self.live
+        link.sent.forget_over(self._clock(), PLAYBACK_SLACK_S)
+        encoder = OggOpusRequestEncoder(self._rate) if self._opus else None
+        request = Request(utterance, link, encoder)
+        link.sent.requests.append(request)
+        return request
+
+    def _account_sent(self, request: Request, pcm: bytes) -> None:
+        samples = len(pcm) // 2
+        seconds = samples / self._rate
+        now = self._clock()
+        record = request.link.link
+        record.plays_until = max(record.plays_until, now) + seconds
+        request.plays_until = record.plays_until
+        request.link.sent.note(now, samples, request)
+        request.samples += samples
+        self.stats.audio_seconds_sent += seconds
+        if self._events.on_audio_sent is not None:
+            self._emit(self._events.on_audio_sent, request.utterance, pcm)
+
+    async def finish_open(self) -> None:
+        """End the open request: its last Ogg pages and end=True."""
+        request, self.open = self.open, None
+        tail = b""
+        held = request.withheld_pcm()
+        if request.encoder is not None:
+            try:
+                tail = await request.encoder.encode(b"", end=True)
+            except Exception as error:
+                self._internal_error(error, "encoding Ogg Opus")
+        if request.req_id is None and not tail:
+            return  # nothing of it was ever sent: there is no request to end
+        link = request.link
+        try:
+            request.req_id = await self._send_audio(link, tail, True)
+        except Exception as error:
+            self._give_back(request, held, b"", end=True)  # the tail and the end, on the next session
+            await self._on_send_failed(link, link_lost(error, self._secrets))
+            return
+        request.ended = True
+        self._request_finished(request, interrupted=False)
+
+    async def _end_quietly(self, request: Request) -> None:
+        """Close a request whose stream broke, so the next audio opens a fresh one."""
+        if request.req_id is None:
+            return
+        try:
+            await self._send_audio(request.link, b"", True)
+        except Exception as error:
+            await self._on_send_failed(request.link, link_lost(error, self._secrets))
+            return
+        request.ended = True
+        self._request_finished(request, interrupted=False)
+
+    def _request_finished(self, request: Request, *, interrupted: bool) -> None:
+        self.stats.requests_ended += 1
+        self._emit(
+            self._events.on_metrics,
+            {"request_audio_seconds": round(request.samples / self._rate, 3), "request_interrupted": int(interrupted)},
+            request.utterance,
+        )
+        if self._events.on_request_end is not None:
+            self._emit(self._events.on_request_end, request.utterance)
+
+    # ----- barge-in -----
+
+    async def barge(self, requested_at: float, links: Iterable[SessionLink]) -> None:
+        dropped = self.backlog.clear()
+        self.stats.interrupts += 1
+        open_request, self.open = self.open, None
+        now = self._clock()
+        targets: list[Request] = []
+        playing = [link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)]
+        for link in playing:
+            if link.suspect is not None:
+                continue  # a link whose send failed plays nothing more
+            for request in link.sent.requests:
+                if request.interrupted or request.req_id is None:
+                    continue
+                # The open request is always stopped (the service waits for its end);
+                # an ended one only while it may still play.
+                if request is open_request or now < request.plays_until + PLAYBACK_SLACK_S:
+                    targets.append(request)
+        interrupted = 0
+        for request in targets:
+            link = request.link
+            if link.suspect is not None:
+                continue
+            try:
+                done = await bounded(interrupt_request(link.session, request.req_id,
+                                                       per_request=self._per_request_interrupt), SEND_TIMEOUT_S)
+            except Exception as error:  # the SDK's ValueError too: its socket is gone
+                await self._on_send_failed(link, link_lost(error, self._secrets))
+                continue
+            if not done:  # an older request this SDK cannot interrupt: said, not hidden
+                self._old_requests_not_interrupted += 1
+                self._events.log("warn" if self._old_requests_not_interrupted == 1 else "debug",
+                                 "barge-in: an older request still playing could not be interrupted with this Spatius SDK version")
+                continue
+            request.interrupted = True
+            link.link.plays_until = min(link.link.plays_until, self._clock())
+            request.plays_until = link.link.plays_until
+            interrupted += 1
+            if not request.ended:
+                self._request_finished(request, interrupted=True)
+        if open_request is not None and not open_request.interrupted and not open_request.ended:
+            self._request_finished(open_request, interrupted=True)  # nothing of it was sent yet
+        self.stats.requests_interrupted += interrupted
+        latency_ms = (self._clock() - requested_at) * 1000
+        self._events.log(
+            "info",
+            f"barge-in: interrupted {interrupted} Spatius request(s) {latency_ms:.1f} ms after the flush, "
+            f"dropped {dropped} bytes of unsent audio",
+        )
+        if interrupted:
+            self._emit(self._events.on_metrics, {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)}, None)
