@@ -51,7 +51,7 @@ import spatius
 from spatius import AgoraEgressConfig, AudioFormat, AvatarSDKErrorCode
 
 from . import lifecycle as lc
-from .batching import IDLE, BatchDecision
+from .batching import IDLE, BatchDecision, BatchPolicy
 from .config import AvatarConfig
 from .failures import Failure, Severity, classify, scrub
 from .lifecycle import BACKOFF_BASE_S, BACKOFF_CAP_S, Lifecycle, LinkState, StreamerState, backoff_delay
@@ -164,6 +164,7 @@ class AvatarStreamer:
         backoff_base_s: float = BACKOFF_BASE_S,
         backoff_cap_s: float = BACKOFF_CAP_S,
         session_lifetime_s: float | None = None,
+        batch_policy: BatchPolicy | None = None,
     ) -> None:
         self._config = config
         self._events = events
@@ -208,7 +209,8 @@ class AvatarStreamer:
         self._internals = sdk_internals()
         self._send = SendPath(rate=self._rate, opus=self._opus, stats=self.stats, events=events, secrets=self._secrets,
                               clock=clock, per_request_interrupt=self._internals.per_request_interrupt,
-                              emit=self._emit, internal_error=self._internal_error, on_send_failed=self._send_failed)
+                              emit=self._emit, internal_error=self._internal_error,
+                              on_send_failed=self._send_failed, policy=batch_policy)
 
     # ----- what the TEN callbacks call (synchronous, never blocking: they only post) -----
 
