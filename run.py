@@ -89,8 +89,10 @@ def setup_lock() -> Iterator[None]:
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip()
-            say(f"another run.py{f' (pid {holder})' if holder.isdigit() else ''} is setting up {ROOT.name}; "
-                "waiting for it to finish")
+            say(
+                f"another run.py{f' (pid {holder})' if holder.isdigit() else ''} is setting up {ROOT.name}; "
+                "waiting for it to finish"
+            )
             fcntl.flock(lock, fcntl.LOCK_EX)
             say("the other set-up has finished; going on")
         lock.seek(0)
@@ -114,17 +116,26 @@ def ensure_venv() -> None:
 
 
 def _has_pip() -> bool:
-    return subprocess.run([str(venv_python()), "-m", "pip", "--version"], capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            [str(venv_python()), "-m", "pip", "--version"], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def ensure_packages() -> None:
-    digest = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in REQUIREMENTS)).hexdigest()
+    digest = hashlib.sha256(
+        b"".join((ROOT / name).read_bytes() for name in REQUIREMENTS)
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == digest:
         return
     say("installing Python packages (requirements-dev.txt)")
     pip = [str(venv_python()), "-m", "pip"]
     subprocess.run(pip + ["install", "--quiet", "--upgrade", "pip"], check=False)
-    subprocess.run(pip + ["install", "--quiet", "-r", str(ROOT / "requirements-dev.txt")], check=True)
+    subprocess.run(
+        pip + ["install", "--quiet", "-r", str(ROOT / "requirements-dev.txt")], check=True
+    )
     STAMP.write_text(digest)
 
 
@@ -143,7 +154,9 @@ def apt_install(package: str) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     output = ""
     for args in (["update", "-qq"], ["install", "-y", "-qq", package]):
-        done = subprocess.run(["apt-get", *wait, *args], capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(
+            ["apt-get", *wait, *args], capture_output=True, text=True, env=env, check=False
+        )
         output += done.stdout + done.stderr
         if any(sign in output for sign in APT_BUSY):
             return f"apt is busy: another apt-get or dpkg held its lock for more than {APT_LOCK_TIMEOUT_S} s"
@@ -174,12 +187,16 @@ def ensure_opus() -> None:
         say(f"could not install the system Opus library ({why_not}); install it later: {fix}")
     else:
         say(f"the system Opus library is missing: {fix}")
-    say("without it the demo runs with PCM (pcm_s16le) instead of Ogg Opus, only params.audio_format "
-        "\"pcm_s16le\" works in a TEN app, and the Opus tests fail")
+    say(
+        "without it the demo runs with PCM (pcm_s16le) instead of Ogg Opus, only params.audio_format "
+        '"pcm_s16le" works in a TEN app, and the Opus tests fail'
+    )
 
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
-SI_KERNEL = 0x80  # si_code of a signal the kernel sent: a terminal's Ctrl-C goes to the whole process group
+SI_KERNEL = (
+    0x80  # si_code of a signal the kernel sent: a terminal's Ctrl-C goes to the whole process group
+)
 KILL_AFTER_S = 20.0  # a child that has not ended this long after the signal is killed
 
 
@@ -188,7 +205,9 @@ def run_child(args: list[str], cwd: Path | None = None) -> int:
     with no traceback here and no process left behind. Exit code: the child's, or
     128 + the signal (130, 143) when one stopped it."""
     early: list[int] = []  # a signal in the moment before the child can be told of it
-    previous = {sig: signal.signal(sig, lambda number, _frame: early.append(number)) for sig in FORWARDED}
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: early.append(number)) for sig in FORWARDED
+    }
     try:
         child = subprocess.Popen(args, cwd=cwd)
     finally:
@@ -228,7 +247,9 @@ def _wait_blocking_signals(child: subprocess.Popen, early: list[int]) -> list[in
                     _forward(child, info.si_signo, received)
                 deadline = deadline or time.monotonic() + KILL_AFTER_S
             if deadline is not None and time.monotonic() > deadline and child.poll() is None:
-                say(f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it")
+                say(
+                    f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it"
+                )
                 child.kill()
                 child.wait()
         while signal.sigtimedwait(FORWARDED, 0) is not None:
@@ -262,7 +283,9 @@ def _wait_with_handlers(child: subprocess.Popen, early: list[int]) -> list[int]:
                 if received:
                     started = started or time.monotonic()
                     if time.monotonic() - started > KILL_AFTER_S:
-                        say(f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it")
+                        say(
+                            f"the command did not stop within {KILL_AFTER_S:.0f} s of the signal: killing it"
+                        )
                         child.kill()
     finally:
         for sig, handler in previous.items():
@@ -288,10 +311,33 @@ LAUNCH_CLI = (
 )
 # pytest options whose value is a file or folder (resolved against the user's folder), and
 # options whose value is something else (skipped when looking for test paths).
-PYTEST_PATH_OPTIONS = ("--junitxml", "--junit-xml", "--basetemp", "--ignore", "--ignore-glob", "--deselect",
-                       "--log-file", "--confcutdir", "-c", "--config-file")
-PYTEST_VALUE_OPTIONS = ("-k", "-m", "-p", "-o", "-W", "--timeout", "--maxfail", "--tb", "--durations",
-                        "--log-level", "--hypothesis-seed", "--capture", "--import-mode")
+PYTEST_PATH_OPTIONS = (
+    "--junitxml",
+    "--junit-xml",
+    "--basetemp",
+    "--ignore",
+    "--ignore-glob",
+    "--deselect",
+    "--log-file",
+    "--confcutdir",
+    "-c",
+    "--config-file",
+)
+PYTEST_VALUE_OPTIONS = (
+    "-k",
+    "-m",
+    "-p",
+    "-o",
+    "-W",
+    "--timeout",
+    "--maxfail",
+    "--tb",
+    "--durations",
+    "--log-level",
+    "--hypothesis-seed",
+    "--capture",
+    "--import-mode",
+)
 
 
 def pytest_args(args: list[str], here: Path) -> list[str]:
@@ -336,10 +382,18 @@ def lint(python: str) -> int:
         package = Path(shim, "ten_packages", "extension", "spatius_avatar_python")
         package.parent.mkdir(parents=True)
         package.symlink_to(ROOT, target_is_directory=True)
-        modules = [arg for suffix in TEN_GLUE_MODULES
-                   for arg in ("-m", f"ten_packages.extension.spatius_avatar_python{suffix}")]
-        done = subprocess.run([python, "-m", "mypy", "--follow-imports=silent", *modules], cwd=ROOT,
-                              env={**os.environ, "MYPYPATH": shim}, capture_output=True, text=True)
+        modules = [
+            arg
+            for suffix in TEN_GLUE_MODULES
+            for arg in ("-m", f"ten_packages.extension.spatius_avatar_python{suffix}")
+        ]
+        done = subprocess.run(
+            [python, "-m", "mypy", "--follow-imports=silent", *modules],
+            cwd=ROOT,
+            env={**os.environ, "MYPYPATH": shim},
+            capture_output=True,
+            text=True,
+        )
         print(done.stdout.replace(f"{package}{os.sep}", ""), end="")
         print(done.stderr, end="", file=sys.stderr)
         failed |= done.returncode != 0
@@ -362,8 +416,10 @@ def main(argv: list[str]) -> int:
         print(f"\n{invocation()}: unknown command {command!r}", file=sys.stderr)
         return 2
     if command == "lint" and {"-h", "--help"} & set(rest):
-        print(f"usage: {invocation()} lint\n\n{COMMANDS['lint']}; settings in pyproject.toml, "
-              "details in docs/development-tooling.md")
+        print(
+            f"usage: {invocation()} lint\n\n{COMMANDS['lint']}; settings in pyproject.toml, "
+            "details in docs/development-tooling.md"
+        )
         return 0
     try:
         with setup_lock():

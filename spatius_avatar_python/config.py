@@ -45,9 +45,19 @@ _REGION_NAME = re.compile(r"[a-z]+(-[a-z0-9]+)+")
 # property (its manifest declares the agora_* ones there; its config dataclass takes every
 # one of them); this extension reads each of them under `params`, by the same name.
 UPSTREAM_TOP_LEVEL = (
-    "agora_uid", "agora_token", "agora_appid", "agora_appcert", "agora_channel",
-    "spatius_api_key", "spatius_app_id", "spatius_avatar_id",
-    "region", "sample_rate", "session_expire_minutes", "audio_format", "extra_params",
+    "agora_uid",
+    "agora_token",
+    "agora_appid",
+    "agora_appcert",
+    "agora_channel",
+    "spatius_api_key",
+    "spatius_app_id",
+    "spatius_avatar_id",
+    "region",
+    "sample_rate",
+    "session_expire_minutes",
+    "audio_format",
+    "extra_params",
 )
 
 # Where each required value can come from, for the fix hints.
@@ -216,8 +226,10 @@ class AvatarConfig:
 def region_rule() -> str:
     """Which regions are valid, in words, for errors and warnings."""
     documented = ", ".join(f'"{region}"' for region in DOCUMENTED_REGIONS)
-    return (f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of its regions: '
-            f"{documented}")
+    return (
+        f'use "{REGION_AUTO}" (Spatius picks the nearest region when a session starts) or one of its regions: '
+        f"{documented}"
+    )
 
 
 def is_region_name(region: str) -> bool:
@@ -242,8 +254,10 @@ def upstream_migration(key: str, raw: Mapping[str, Any]) -> tuple[str, str] | No
     if key not in UPSTREAM_TOP_LEVEL:
         return None
     params = params_of(raw)
-    what = (f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
-            "and ignores a top-level one")
+    what = (
+        f"is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
+        "and ignores a top-level one"
+    )
     if params.get(key) not in (None, "", {}):
         return what, f"move it under params, in place of params.{key} (which is what counts)"
     return what, f"move it under params (as params.{key})"
@@ -292,11 +306,17 @@ def _problems_from_validation(error: ValidationError) -> list[ConfigProblem]:
             }.get(kind, "object")
             if path.startswith("params.extra_params"):
                 # The SDK sends a string map: every value a string, the whole an object.
-                what = "must be a string" if path != "params.extra_params" else "must be a JSON object of strings"
+                what = (
+                    "must be a string"
+                    if path != "params.extra_params"
+                    else "must be a JSON object of strings"
+                )
                 problems.append(ConfigProblem(path, what, _FIELD_FIXES["params.extra_params"]))
                 continue
             article = "an" if expected[0] in "aeiou" else "a"
-            problems.append(ConfigProblem(path, f"must be {article} {expected}", _type_fix(path, expected)))
+            problems.append(
+                ConfigProblem(path, f"must be {article} {expected}", _type_fix(path, expected))
+            )
             continue
         message = str(item["msg"]).removeprefix("Value error, ")
         if message == "must be a string":
@@ -316,13 +336,22 @@ def _text(value: Any) -> str:
 def _upstream_placed(problem: ConfigProblem, raw: Mapping[str, Any]) -> ConfigProblem:
     """A problem with params.X while a top-level X is set (where upstream's extension reads
     it): the fix is to move it."""
-    related = {"params.agora_token": ("agora_token", "agora_appcert")}.get(problem.path, (problem.path.removeprefix("params."),))
-    placed = [key for key in related if key in UPSTREAM_TOP_LEVEL and key in raw and problem.path.startswith("params.")]
+    related = {"params.agora_token": ("agora_token", "agora_appcert")}.get(
+        problem.path, (problem.path.removeprefix("params."),)
+    )
+    placed = [
+        key
+        for key in related
+        if key in UPSTREAM_TOP_LEVEL and key in raw and problem.path.startswith("params.")
+    ]
     if not placed:
         return problem
     keys = " and ".join(f"the top-level {key}" for key in placed)
-    return ConfigProblem(problem.path, f"{problem.message} ({keys} is set, where upstream's extension reads it)",
-                         f"move {keys} under params")
+    return ConfigProblem(
+        problem.path,
+        f"{problem.message} ({keys} is set, where upstream's extension reads it)",
+        f"move {keys} under params",
+    )
 
 
 def _required(path: str, what: str) -> ConfigProblem:
@@ -398,7 +427,11 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
     if audio_format == "ogg_opus":
         missing_opus = opus_library_problem()
         if missing_opus:
-            problems.append(ConfigProblem("params.audio_format", "ogg_opus needs the system Opus library", missing_opus))
+            problems.append(
+                ConfigProblem(
+                    "params.audio_format", "ogg_opus needs the system Opus library", missing_opus
+                )
+            )
 
     console, ingress = raw.get("console_endpoint_url", ""), raw.get("ingress_endpoint_url", "")
     if isinstance(console, str) and isinstance(ingress, str):
@@ -412,11 +445,19 @@ def _rule_problems(props: _Properties | None, raw: Mapping[str, Any]) -> list[Co
             )
         if console.strip() and not _is_url(console.strip(), ("http", "https")):
             problems.append(
-                ConfigProblem("console_endpoint_url", f"{console!r} is not an http(s) URL", "e.g. http://127.0.0.1:8080/v1/console")
+                ConfigProblem(
+                    "console_endpoint_url",
+                    f"{console!r} is not an http(s) URL",
+                    "e.g. http://127.0.0.1:8080/v1/console",
+                )
             )
         if ingress.strip() and not _is_url(ingress.strip(), ("ws", "wss", "http", "https")):
             problems.append(
-                ConfigProblem("ingress_endpoint_url", f"{ingress!r} is not a ws(s) URL", "e.g. ws://127.0.0.1:8080/v2/driveningress")
+                ConfigProblem(
+                    "ingress_endpoint_url",
+                    f"{ingress!r} is not a ws(s) URL",
+                    "e.g. ws://127.0.0.1:8080/v2/driveningress",
+                )
             )
     return problems
 
@@ -428,17 +469,33 @@ def _unknown_keys(raw: Mapping[str, Any]) -> tuple[str, ...]:
     for key in raw:
         if key not in known_top:
             upstream = upstream_migration(key, raw)
-            warnings.append(f"{key} {upstream[0]}: {upstream[1]}" if upstream else f"unknown property {key} is ignored (a typo?)")
+            warnings.append(
+                f"{key} {upstream[0]}: {upstream[1]}"
+                if upstream
+                else f"unknown property {key} is ignored (a typo?)"
+            )
     params = raw.get("params")
     if isinstance(params, Mapping):
-        warnings += [f"unknown property params.{k} is ignored (a typo?)" for k in params if k not in known_params]
+        warnings += [
+            f"unknown property params.{k} is ignored (a typo?)"
+            for k in params
+            if k not in known_params
+        ]
     return tuple(warnings)
 
 
 def load_config(raw: Mapping[str, Any]) -> AvatarConfig:
     """Validate the node's whole property object; raise ConfigError with every problem."""
     if not isinstance(raw, Mapping):
-        raise ConfigError([ConfigProblem("(root)", "the property is not a JSON object", "give the node a JSON object property")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "(root)",
+                    "the property is not a JSON object",
+                    "give the node a JSON object property",
+                )
+            ]
+        )
     props: _Properties | None = None
     problems: list[ConfigProblem] = []
     try:

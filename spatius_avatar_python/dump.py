@@ -83,7 +83,9 @@ class AudioDumper:
         with self._start_lock:
             if self._thread is None:
                 # Daemon: a dumper someone forgot to close must not keep the process alive.
-                self._thread = threading.Thread(target=self._run, name="spatius-audio-dump", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="spatius-audio-dump", daemon=True
+                )
                 self._thread.start()
 
     def _run(self) -> None:

@@ -7,7 +7,9 @@ from agoraiotools.RtcTokenBuilder2 import Role_Publisher, RtcTokenBuilder
 from .config import AvatarConfig
 
 
-def build_publisher_token(app_id: str, app_certificate: str, channel: str, uid: int, ttl_s: int) -> str:
+def build_publisher_token(
+    app_id: str, app_certificate: str, channel: str, uid: int, ttl_s: int
+) -> str:
     """An AccessToken2 that lets `uid` join `channel` and publish, valid `ttl_s` seconds."""
     token: str = RtcTokenBuilder.build_token_with_uid(  # agoraiotools is untyped
         app_id, app_certificate, channel, uid, Role_Publisher, ttl_s, ttl_s

@@ -69,10 +69,13 @@ def read_tts_data(name: str, text: str | None) -> tuple[TtsData, list[InputProbl
     problems: list[InputProblem] = []
     payload = _payload_object(name, text, problems)
     if "" in payload:
-        problems.append(InputProblem(
-            f"{name}:empty-key",
-            f"{name} has a property with an empty name (\"\"); it is ignored. "
-            "Fix the sender: property names must not be empty."))
+        problems.append(
+            InputProblem(
+                f"{name}:empty-key",
+                f'{name} has a property with an empty name (""); it is ignored. '
+                "Fix the sender: property names must not be empty.",
+            )
+        )
     metadata = _metadata(f"{name}.metadata", payload.get("metadata"), problems)
     if name == FINALIZE:
         return Finalize(metadata), problems
@@ -91,9 +94,12 @@ def read_frame_metadata(text: str | None) -> tuple[dict[str, Any] | None, list[I
     try:
         value = json.loads(text)
     except ValueError:
-        problems.append(InputProblem(
-            f"{FRAME}.metadata:not-json",
-            f"{FRAME}.metadata is not JSON; it is ignored. Fix the sender: set it as a JSON object."))
+        problems.append(
+            InputProblem(
+                f"{FRAME}.metadata:not-json",
+                f"{FRAME}.metadata is not JSON; it is ignored. Fix the sender: set it as a JSON object.",
+            )
+        )
         return None, problems
     return _metadata(f"{FRAME}.metadata", value, problems), problems
 
@@ -107,15 +113,21 @@ def _payload_object(name: str, text: str | None, problems: list[InputProblem]) -
     try:
         value = json.loads(text)
     except ValueError:
-        problems.append(InputProblem(
-            f"{name}:not-json", f"{name}: the payload is not JSON; it is read as empty."))
+        problems.append(
+            InputProblem(
+                f"{name}:not-json", f"{name}: the payload is not JSON; it is read as empty."
+            )
+        )
         return {}
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append(InputProblem(
-            f"{name}:{_json_type(value)}",
-            f"{name}: the payload must be a JSON object, got {_shown(value)}; it is read as empty."))
+        problems.append(
+            InputProblem(
+                f"{name}:{_json_type(value)}",
+                f"{name}: the payload must be a JSON object, got {_shown(value)}; it is read as empty.",
+            )
+        )
         return {}
     return value
 
@@ -123,10 +135,13 @@ def _payload_object(name: str, text: str | None, problems: list[InputProblem]) -
 def _request_id(name: str, value: Any, problems: list[InputProblem]) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    problems.append(InputProblem(
-        f"{name}.request_id:{_json_type(value)}",
-        f"{name}.request_id must be a string, got {_shown(value)}; it is read as missing. "
-        "Fix the sender: send the TTS request id as a string."))
+    problems.append(
+        InputProblem(
+            f"{name}.request_id:{_json_type(value)}",
+            f"{name}.request_id must be a string, got {_shown(value)}; it is read as missing. "
+            "Fix the sender: send the TTS request id as a string.",
+        )
+    )
     return None
 
 
@@ -139,11 +154,14 @@ def _reason(value: Any, problems: list[InputProblem]) -> int | None:
         kind = "beyond-int64"
     else:
         kind = _json_type(value)
-    problems.append(InputProblem(
-        f"{TTS_AUDIO_END}.reason:{kind}",
-        f"{TTS_AUDIO_END}.reason must be an integer (1 finished, 2 interrupted, 3 error), got "
-        f"{_shown(value)}; it is read as missing, so the request ends as finished. "
-        "Fix the sender: send reason as a JSON number."))
+    problems.append(
+        InputProblem(
+            f"{TTS_AUDIO_END}.reason:{kind}",
+            f"{TTS_AUDIO_END}.reason must be an integer (1 finished, 2 interrupted, 3 error), got "
+            f"{_shown(value)}; it is read as missing, so the request ends as finished. "
+            "Fix the sender: send reason as a JSON number.",
+        )
+    )
     return None
 
 
@@ -151,16 +169,22 @@ def _metadata(where: str, value: Any, problems: list[InputProblem]) -> dict[str,
     if value is None:
         return None
     if not isinstance(value, dict):
-        problems.append(InputProblem(
-            f"{where}:{_json_type(value)}",
-            f"{where} must be a JSON object, got {_shown(value)}; it is ignored. "
-            "Fix the sender: set metadata as a JSON object (e.g. {\"session_id\": \"...\", \"turn_id\": 1})."))
+        problems.append(
+            InputProblem(
+                f"{where}:{_json_type(value)}",
+                f"{where} must be a JSON object, got {_shown(value)}; it is ignored. "
+                'Fix the sender: set metadata as a JSON object (e.g. {"session_id": "...", "turn_id": 1}).',
+            )
+        )
         return None
     if "" in value:
-        problems.append(InputProblem(
-            f"{where}:empty-key",
-            f"{where} has a key with an empty name (\"\"); that entry is dropped. "
-            "Fix the sender: metadata keys must not be empty."))
+        problems.append(
+            InputProblem(
+                f"{where}:empty-key",
+                f'{where} has a key with an empty name (""); that entry is dropped. '
+                "Fix the sender: metadata keys must not be empty.",
+            )
+        )
         return {key: item for key, item in value.items() if key != ""}
     return value
 

@@ -28,7 +28,11 @@ except ImportError:
 # Fixtures `emulator` and `emulator_props`: the Spatius service emulator (testbed/).
 # suite_audit: reliability totals and the secrets scan over the whole suite's output.
 # collection_layout: the extension root is not imported by pytest, only by the runtime.
-pytest_plugins = ["spatius_emulator.pytest_plugin", "tests.reliability.suite_audit", "tests.collection_layout"]
+pytest_plugins = [
+    "spatius_emulator.pytest_plugin",
+    "tests.reliability.suite_audit",
+    "tests.collection_layout",
+]
 
 
 # -- TEN app and message declarations (the stand-in's area) ---------------------------------

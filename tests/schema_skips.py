@@ -24,7 +24,9 @@ CATEGORY = "skipped: no TEN schemas"
 
 def schemas_absent_reason() -> str | None:
     """The skip reason when the schema files are absent, else None."""
-    absent = schemas_absent(schema_dir(), f"set {SCHEMA_DIR_VARIABLE} to that folder to run these validations")
+    absent = schemas_absent(
+        schema_dir(), f"set {SCHEMA_DIR_VARIABLE} to that folder to run these validations"
+    )
     return None if absent is None else f"needs the official TEN schema files: {absent}"
 
 
@@ -40,19 +42,25 @@ def is_allowed_skip(report: Any) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARK}: validates against the official TEN schema files; skipped where they are absent "
+        "markers",
+        f"{MARK}: validates against the official TEN schema files; skipped where they are absent "
         "(the only skip a CI run allows)",
     )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker(MARK) is not None and (reason := schemas_absent_reason()) is not None:
+    if (
+        item.get_closest_marker(MARK) is not None
+        and (reason := schemas_absent_reason()) is not None
+    ):
         pytest.skip(reason)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
     if is_allowed_skip(report):
         return CATEGORY, "s", "SKIPPED (no TEN schemas)"
     return None
@@ -62,5 +70,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     skipped = terminalreporter.stats.get(CATEGORY, [])
     if skipped:
         terminalreporter.write_line(
-            f"{len(skipped)} TEN schema validation(s) skipped: each {schemas_absent_reason()}", yellow=True
+            f"{len(skipped)} TEN schema validation(s) skipped: each {schemas_absent_reason()}",
+            yellow=True,
         )

@@ -24,7 +24,9 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         prog=prog,
         description="Developer tools for the Spatius avatar TEN extension.",
     )
-    commands = parser.add_subparsers(title="commands", dest="command", metavar="<command>", required=True)
+    commands = parser.add_subparsers(
+        title="commands", dest="command", metavar="<command>", required=True
+    )
     for command in COMMANDS:
         command.add_parser(commands)
     return parser

@@ -31,8 +31,13 @@ def environment(base: Mapping[str, str], env_file: Path | None) -> dict[str, str
 
 
 def avatar_properties(
-    env: Mapping[str, str], *, property_file: Path | None = None, graph_file: Path | None = None,
-    node: str | None = None, masker: Masker | None = None, origins: dict[str, str] | None = None,
+    env: Mapping[str, str],
+    *,
+    property_file: Path | None = None,
+    graph_file: Path | None = None,
+    node: str | None = None,
+    masker: Masker | None = None,
+    origins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The merged, resolved properties; secrets found on the way are added to `masker`.
     `origins`, when given, is filled with where each property that the user can change comes
@@ -52,8 +57,13 @@ def avatar_properties(
         masker.add(secret_values(resolved))
     if origins is not None:
         given = property_file or graph_file
-        origins.update({use.path: f"the environment variable {use.var}" for use in defaults.uses
-                        if not defines(raw, use.path)})
+        origins.update(
+            {
+                use.path: f"the environment variable {use.var}"
+                for use in defaults.uses
+                if not defines(raw, use.path)
+            }
+        )
         for path, _ in _leaves(raw, ""):
             origins[path] = str(given)
         origins.update({use.path: f"the environment variable {use.var}" for use in resolved.uses})
@@ -62,26 +72,39 @@ def avatar_properties(
 
 def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
     if isinstance(value, Mapping):
-        return [leaf for key, child in value.items() for leaf in _leaves(child, f"{path}.{key}" if path else str(key))]
+        return [
+            leaf
+            for key, child in value.items()
+            for leaf in _leaves(child, f"{path}.{key}" if path else str(key))
+        ]
     return [(path, value)]
 
 
 def _node_property(document: Any, path: Path, node: str | None) -> Any:
     kind = detect_kind(document)
     if kind not in (Kind.GRAPH, Kind.APP):
-        raise AvatarSourceError(f"{path}: no graph found (neither nodes nor ten.predefined_graphs); "
-                                "use --property for a property file")
-    graphs = [document] if kind is Kind.GRAPH else [graph for _, graph in predefined_graphs(document)]
+        raise AvatarSourceError(
+            f"{path}: no graph found (neither nodes nor ten.predefined_graphs); "
+            "use --property for a property file"
+        )
+    graphs = (
+        [document] if kind is Kind.GRAPH else [graph for _, graph in predefined_graphs(document)]
+    )
     avatars = [
-        item for graph in graphs if isinstance(graph, Mapping)
+        item
+        for graph in graphs
+        if isinstance(graph, Mapping)
         for item in graph.get("nodes") or []
-        if isinstance(item, Mapping) and (item.get("name") == node if node else item.get("addon") == ADDON)
+        if isinstance(item, Mapping)
+        and (item.get("name") == node if node else item.get("addon") == ADDON)
     ]
     which = f"named {node!r}" if node else f'with "addon": "{ADDON}"'
     if not avatars:
         raise AvatarSourceError(f"{path}: no avatar node {which}")
     if len(avatars) > 1:
-        raise AvatarSourceError(f"{path}: {len(avatars)} avatar nodes {which}; choose one with --node")
+        raise AvatarSourceError(
+            f"{path}: {len(avatars)} avatar nodes {which}; choose one with --node"
+        )
     return avatars[0].get("property") or {}
 
 

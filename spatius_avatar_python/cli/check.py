@@ -83,7 +83,9 @@ class Report:
         out = [f.line() for f in self.findings] + [f"NOTE {note}" for note in self.notes]
         verdict = "FAILED" if self.errors else "OK"
         checked = f" (checked: {', '.join(self.checked)})" if self.checked else ""
-        out.append(f"{verdict} {label}: {self.errors} problem(s), {self.warnings} warning(s){checked}")
+        out.append(
+            f"{verdict} {label}: {self.errors} problem(s), {self.warnings} warning(s){checked}"
+        )
         return [self.masker(line) for line in out]
 
 
@@ -98,26 +100,45 @@ def add_parser(commands: Any) -> None:
     )
     given = parser.add_mutually_exclusive_group()
     given.add_argument(
-        "file", nargs="?", type=Path,
+        "file",
+        nargs="?",
+        type=Path,
         help="a property, graph, app property.json or Convo AI request file (recognised by its content)",
     )
-    given.add_argument("--property", type=Path, metavar="FILE", help="a node's property object, or the extension's property.json")
     given.add_argument(
-        "--graph", type=Path, metavar="FILE",
+        "--property",
+        type=Path,
+        metavar="FILE",
+        help="a node's property object, or the extension's property.json",
+    )
+    given.add_argument(
+        "--graph",
+        type=Path,
+        metavar="FILE",
         help='a graph ({"nodes", "connections"}) or an app property.json with ten.predefined_graphs',
     )
-    parser.add_argument("--node", metavar="NAME", help=f'the avatar node (default: every node with "addon": "{ADDON}")')
     parser.add_argument(
-        "--channel", metavar="NAME",
-        help='check as if the TEN agent server had injected this session channel into every node whose property '
+        "--node",
+        metavar="NAME",
+        help=f'the avatar node (default: every node with "addon": "{ADDON}")',
+    )
+    parser.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="check as if the TEN agent server had injected this session channel into every node whose property "
         'has a "channel" key (as it does at start; without this option an empty "channel" there is a note)',
     )
     parser.add_argument(
-        "--env-file", type=Path, metavar="FILE",
+        "--env-file",
+        type=Path,
+        metavar="FILE",
         help="KEY=VALUE variables (a .env file) used for ${env:...} on top of the current environment",
     )
     parser.add_argument(
-        "--schema-dir", type=Path, default=None, metavar="DIR",
+        "--schema-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="the official TEN JSON schemas: a TEN Framework checkout's core/src/ten_rust/src/json_schema/data/ "
         "as it is (default: $TEN_SCHEMA_DIR; without either the schema check is skipped with a note)",
     )
@@ -127,9 +148,17 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     path = args.file or args.property or args.graph
     expected = Kind.PROPERTY if args.property else (Kind.GRAPH if args.graph else None)
-    report = check(path, expected=expected, node=args.node, env_file=args.env_file, schema_dir=args.schema_dir,
-                   channel=args.channel)
-    for line in report.lines(str(path) if path else f"{PROPERTY_FILE.name} (the extension's defaults)"):
+    report = check(
+        path,
+        expected=expected,
+        node=args.node,
+        env_file=args.env_file,
+        schema_dir=args.schema_dir,
+        channel=args.channel,
+    )
+    for line in report.lines(
+        str(path) if path else f"{PROPERTY_FILE.name} (the extension's defaults)"
+    ):
         print(line)
     return 1 if report.errors else 0
 
@@ -151,7 +180,13 @@ def check(
         try:
             env.update(read_env_file(env_file))
         except (OSError, ValueError) as exc:
-            report.findings.append(error(str(env_file), f"cannot read the env file: {exc}", "give a readable KEY=VALUE file"))
+            report.findings.append(
+                error(
+                    str(env_file),
+                    f"cannot read the env file: {exc}",
+                    "give a readable KEY=VALUE file",
+                )
+            )
             return report
         report.masker.add(v for k, v in env.items() if is_secret_name(k))
     own = _load_own_files(report)
@@ -163,7 +198,13 @@ def check(
         return report
     kind = detect_kind(document)
     if expected is Kind.GRAPH and kind not in (Kind.GRAPH, Kind.APP):
-        report.findings.append(error(str(path), "no graph found (neither nodes nor ten.predefined_graphs)", "pass a graph file, or use --property for a property file"))
+        report.findings.append(
+            error(
+                str(path),
+                "no graph found (neither nodes nor ten.predefined_graphs)",
+                "pass a graph file, or use --property for a property file",
+            )
+        )
         return report
     if expected is Kind.PROPERTY:
         kind = Kind.PROPERTY
@@ -172,16 +213,22 @@ def check(
     if isinstance(schemas, str):
         report.notes.append(f"TEN schema check skipped: {schemas}")
     else:
-        _schema_check(schemas, manifest, defaults_raw, document, kind, str(path or PROPERTY_FILE.name), report)
+        _schema_check(
+            schemas, manifest, defaults_raw, document, kind, str(path or PROPERTY_FILE.name), report
+        )
 
     defaults = resolve_env(defaults_raw, env)
     _report_missing_env(defaults, "property.json (extension defaults)", report)
     report.masker.add(secret_values(defaults))
-    checker = _AvatarChecker(manifest.get("api", {}).get("property", {}), defaults, env, report, channel)
+    checker = _AvatarChecker(
+        manifest.get("api", {}).get("property", {}), defaults, env, report, channel
+    )
     if kind is Kind.PROPERTY:
         _report_missing_env(resolve_env(document, env), "", report)
         if path is not None:
-            report.findings += literal_secret_findings(document, "", avatar=True, known=placeholder_variables(defaults_raw))
+            report.findings += literal_secret_findings(
+                document, "", avatar=True, known=placeholder_variables(defaults_raw)
+            )
         checker.check(document, "")
         report.checked.append("avatar properties")
     elif kind is Kind.CONVO_AI:
@@ -189,8 +236,13 @@ def check(
     else:
         graphs = [("", document)] if kind is Kind.GRAPH else predefined_graphs(document)
         declared = _declared_messages(manifest)
-        known = KnownVariables(graphs, {ADDON: defaults_raw}, path.parent if path is not None else None)
-        found = sum(_check_graph(graph, name, node, checker, env, report, declared, known) for name, graph in graphs)
+        known = KnownVariables(
+            graphs, {ADDON: defaults_raw}, path.parent if path is not None else None
+        )
+        found = sum(
+            _check_graph(graph, name, node, checker, env, report, declared, known)
+            for name, graph in graphs
+        )
         if not found:
             report.findings.append(_no_avatar_finding(str(path), graphs, node))
     return report
@@ -199,8 +251,14 @@ def check(
 class _AvatarChecker:
     """One avatar node's merged properties: declared types, then the configuration rules."""
 
-    def __init__(self, declared: Mapping[str, Any], defaults: Resolved, env: Mapping[str, str], report: Report,
-                 channel: str | None = None) -> None:
+    def __init__(
+        self,
+        declared: Mapping[str, Any],
+        defaults: Resolved,
+        env: Mapping[str, str],
+        report: Report,
+        channel: str | None = None,
+    ) -> None:
         self.declared = {"type": "object", **declared}
         self.defaults = defaults
         self.examples = dict(_flatten(defaults.value))
@@ -215,14 +273,17 @@ class _AvatarChecker:
         if injected and self.channel is not None:
             raw = {**raw, "channel": self.channel}
             self.report.notes.append(
-                f"{join(where, 'channel')}: checked with the channel {self.channel!r} injected, as the TEN agent server does at start")
+                f"{join(where, 'channel')}: checked with the channel {self.channel!r} injected, as the TEN agent server does at start"
+            )
         node = resolve_env(raw, self.env)
         merged = deep_merge(self.defaults.value, node.value)
         uses = {u.path: u for u in self.defaults.uses if not defines(raw, u.path)}
         uses.update({u.path: u for u in node.uses})
         self.report.masker.add(secret_values(Resolved(merged, list(uses.values()))))
 
-        typed = declared_type_findings(merged, self.declared, examples=self.examples, from_env=uses.keys())
+        typed = declared_type_findings(
+            merged, self.declared, examples=self.examples, from_env=uses.keys()
+        )
         mistyped = {f.where for f in typed if f.level == "ERROR"}
         findings = [_migration(f, raw) for f in typed]
         findings += _region_findings(merged)
@@ -239,20 +300,35 @@ class _AvatarChecker:
                         self.report.notes.append(
                             f'{join(where, "channel")} is "": the TEN agent server fills in the session\'s channel at start '
                             '(on every node whose property has a "channel" key), so it is checked as if it had; '
-                            "outside the playground set params.agora_channel. --channel NAME checks with a channel")
+                            "outside the playground set params.agora_channel. --channel NAME checks with a channel"
+                        )
                         continue
-                    findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or (
-                        'set params.agora_channel, or add "channel": "" to the avatar node\'s property so that '
-                        "the TEN agent server injects each session's channel at start")))
+                    findings.append(
+                        error(
+                            problem.path,
+                            problem.message,
+                            _env_fix(problem, uses)
+                            or (
+                                'set params.agora_channel, or add "channel": "" to the avatar node\'s property so that '
+                                "the TEN agent server injects each session's channel at start"
+                            ),
+                        )
+                    )
                     continue
-                findings.append(error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix))
+                findings.append(
+                    error(problem.path, problem.message, _env_fix(problem, uses) or problem.fix)
+                )
         self.report.findings += [f.at(where) for f in findings]
         return merged
 
 
 def _migration(finding: Finding, raw: Mapping[str, Any]) -> Finding:
     """An undeclared top-level property that upstream's extension reads: say where it goes here."""
-    if finding.level != "WARN" or "." in finding.where or (upstream := upstream_migration(finding.where, raw)) is None:
+    if (
+        finding.level != "WARN"
+        or "." in finding.where
+        or (upstream := upstream_migration(finding.where, raw)) is None
+    ):
         return finding
     return warning(finding.where, *upstream)
 
@@ -261,47 +337,76 @@ def _region_findings(merged: Mapping[str, Any]) -> list[Finding]:
     params = params_of(merged)
     region = params.get("region")
     endpoints = merged.get("console_endpoint_url") or merged.get("ingress_endpoint_url")
-    if not isinstance(region, str) or not is_region_name(region) or is_documented_region(region) or endpoints:
+    if (
+        not isinstance(region, str)
+        or not is_region_name(region)
+        or is_documented_region(region)
+        or endpoints
+    ):
         return []
-    return [warning(
-        "params.region", f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every session "
-        "fails to connect (connectionFailed)", region_rule() + ", as Spatius gave it to you",
-    )]
+    return [
+        warning(
+            "params.region",
+            f"{region.strip()!r} is not a region Spatius documents: if it does not exist, every session "
+            "fails to connect (connectionFailed)",
+            region_rule() + ", as Spatius gave it to you",
+        )
+    ]
 
 
 def _env_fix(problem: ConfigProblem, uses: Mapping[str, EnvUse]) -> str | None:
     """For a value left empty by an ${env:...} placeholder: which variable to set."""
-    empty = [u for p in _RELATED_PATHS.get(problem.path, (problem.path,)) if (u := uses.get(p)) and not u.result.strip()]
+    empty = [
+        u
+        for p in _RELATED_PATHS.get(problem.path, (problem.path,))
+        if (u := uses.get(p)) and not u.result.strip()
+    ]
     if not empty:
         return None
     fixes = []
     for use in empty:
         state = "is not set" if use.value is None else "is set but empty"
-        fixes.append(f"set the environment variable {use.var} ({use.path} reads {use.text} and {use.var} {state})")
+        fixes.append(
+            f"set the environment variable {use.var} ({use.path} reads {use.text} and {use.var} {state})"
+        )
     fix = "; or ".join(fixes)
     if problem.path == "params.agora_token":
         fix += "; or give a ready token in params.agora_token"
     return fix
 
 
-def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _AvatarChecker, env: Mapping[str, str],
-                 report: Report, declared: Mapping[str, set[str]], known: KnownVariables) -> int:
+def _check_graph(
+    graph: Any,
+    graph_name: str,
+    node: str | None,
+    checker: _AvatarChecker,
+    env: Mapping[str, str],
+    report: Report,
+    declared: Mapping[str, set[str]],
+    known: KnownVariables,
+) -> int:
     """Check the avatar nodes of one graph; return how many there were."""
     if not isinstance(graph, Mapping):
         return 0
-    nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping) and n.get("type", "extension") == "extension"]
+    nodes = [
+        n
+        for n in graph.get("nodes") or []
+        if isinstance(n, Mapping) and n.get("type", "extension") == "extension"
+    ]
     avatars = [n for n in nodes if (n.get("name") == node if node else n.get("addon") == ADDON)]
     if not avatars:
         return 0
     prefix = f"{graph_name}/" if graph_name else ""
     other_vendor = [a for a in avatars if a.get("addon") != ADDON]
     for avatar in other_vendor:  # --node named a node of another addon: not ours to validate
-        report.findings.append(error(
-            f"{prefix}{avatar.get('name')}",
-            f"uses addon {avatar.get('addon')!r}, not {ADDON}: check validates Spatius avatar nodes only",
-            f'to swap the avatar vendor, set "addon": "{ADDON}" on it and give it the Spatius property '
-            "(see examples/graph.json), then check again",
-        ))
+        report.findings.append(
+            error(
+                f"{prefix}{avatar.get('name')}",
+                f"uses addon {avatar.get('addon')!r}, not {ADDON}: check validates Spatius avatar nodes only",
+                f'to swap the avatar vendor, set "addon": "{ADDON}" on it and give it the Spatius property '
+                "(see examples/graph.json), then check again",
+            )
+        )
     avatars = [a for a in avatars if a.get("addon") == ADDON]
     if not avatars:
         return len(other_vendor)
@@ -318,9 +423,15 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         report.masker.add(secret_values(resolved))
         addon = str(item.get("addon", ""))
         report.findings += literal_secret_findings(
-            item.get("property"), f"{prefix}{item.get('name', '?')}", avatar=addon == ADDON, known=known(addon))
+            item.get("property"),
+            f"{prefix}{item.get('name', '?')}",
+            avatar=addon == ADDON,
+            known=known(addon),
+        )
         properties[str(item.get("name"))] = resolved.value
-    report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in unknown_node_findings(graph)]
+    report.findings += [
+        dataclasses.replace(f, where=prefix + f.where) for f in unknown_node_findings(graph)
+    ]
     publishers = Publishers(properties)
     for avatar in avatars:
         name = str(avatar.get("name"))
@@ -330,7 +441,9 @@ def _check_graph(graph: Any, graph_name: str, node: str | None, checker: _Avatar
         channel = _avatar_channel(merged)
         wiring = wiring_findings(graph, name, properties, uid, channel, declared, injected)
         report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in wiring]
-        together = agora_project_findings(nodes, properties, name, merged) + publishers.add(name, uid, channel)
+        together = agora_project_findings(nodes, properties, name, merged) + publishers.add(
+            name, uid, channel
+        )
         report.findings += [dataclasses.replace(f, where=prefix + f.where) for f in together]
         report.checked.append(f"node {prefix}{name}")
     return len(avatars) + len(other_vendor)
@@ -340,8 +453,11 @@ def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     """The message names manifest.json's api declares, per list (cmd_in, data_out, ...)."""
     api = manifest.get("api") if isinstance(manifest.get("api"), Mapping) else {}
     return {
-        f"{kind}_{direction}": {item["name"] for item in api.get(f"{kind}_{direction}") or []
-                                if isinstance(item, Mapping) and "name" in item}
+        f"{kind}_{direction}": {
+            item["name"]
+            for item in api.get(f"{kind}_{direction}") or []
+            if isinstance(item, Mapping) and "name" in item
+        }
         for kind in ("cmd", "data", "audio_frame", "video_frame")
         for direction in ("in", "out")
     }
@@ -350,34 +466,60 @@ def _declared_messages(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
 def _no_avatar_finding(label: str, graphs: list[tuple[str, Any]], node: str | None) -> Finding:
     """No avatar node: say which nodes look like another vendor's avatar, and how to swap."""
     if node:
-        return error(label, f"no avatar node named {node!r} in the graph", f'name a node with "addon": "{ADDON}" with --node')
+        return error(
+            label,
+            f"no avatar node named {node!r} in the graph",
+            f'name a node with "addon": "{ADDON}" with --node',
+        )
     others = [
         f"{f'{name}/' if name else ''}{n.get('name')} ({n.get('addon')})"
-        for name, graph in graphs if isinstance(graph, Mapping)
-        for n in graph.get("nodes") or [] if isinstance(n, Mapping)
+        for name, graph in graphs
+        if isinstance(graph, Mapping)
+        for n in graph.get("nodes") or []
+        if isinstance(n, Mapping)
         and "avatar" in f"{n.get('name', '')} {n.get('addon', '')}".lower()
     ]
     if others:
         return error(
-            label, f'no node with "addon": "{ADDON}"; the avatar nodes here are another vendor\'s: {", ".join(others)}',
+            label,
+            f'no node with "addon": "{ADDON}"; the avatar nodes here are another vendor\'s: {", ".join(others)}',
             f'to use Spatius, set "addon": "{ADDON}" on the avatar node and give it the Spatius property '
             "(see examples/graph.json); check then reports what else the swap needs",
         )
-    return error(label, f'no avatar node with "addon": "{ADDON}" in the graph',
-                 "add the avatar node and its connections (see examples/graph.json)")
+    return error(
+        label,
+        f'no avatar node with "addon": "{ADDON}" in the graph',
+        "add the avatar node and its connections (see examples/graph.json)",
+    )
 
 
-def _check_convo_ai(document: Mapping[str, Any], checker: _AvatarChecker, env: Mapping[str, str], report: Report) -> None:
+def _check_convo_ai(
+    document: Mapping[str, Any], checker: _AvatarChecker, env: Mapping[str, str], report: Report
+) -> None:
     props = document["properties"]
     avatar = props["avatar"]
     where = "properties.avatar"
     if not isinstance(avatar, Mapping) or not isinstance(avatar.get("params"), Mapping):
-        report.findings.append(error(where, "has no params object", 'give properties.avatar {"vendor": "spatius", "params": {...}}'))
+        report.findings.append(
+            error(
+                where,
+                "has no params object",
+                'give properties.avatar {"vendor": "spatius", "params": {...}}',
+            )
+        )
         return
     if avatar.get("vendor") != "spatius":
-        report.findings.append(error(f"{where}.vendor", f"is {avatar.get('vendor')!r}, not \"spatius\"", 'set "vendor": "spatius"'))
+        report.findings.append(
+            error(
+                f"{where}.vendor",
+                f'is {avatar.get("vendor")!r}, not "spatius"',
+                'set "vendor": "spatius"',
+            )
+        )
     if avatar.get("enable") is False:
-        report.findings.append(warning(f"{where}.enable", "is false: Convo AI starts no avatar", "set enable to true"))
+        report.findings.append(
+            warning(f"{where}.enable", "is false: Convo AI starts no avatar", "set enable to true")
+        )
     resolved = resolve_env(avatar["params"], env)
     if resolved.uses:
         report.notes.append(
@@ -388,22 +530,48 @@ def _check_convo_ai(document: Mapping[str, Any], checker: _AvatarChecker, env: M
     merged = checker.check({"params": avatar["params"]}, where)
     report.checked.append("Convo AI avatar params")
     uid = parse_uid(merged["params"]["agora_uid"]) if _uid_text(merged) else None
-    others = [("agent_rtc_uid", props.get("agent_rtc_uid"))] + [("remote_rtc_uids", u) for u in props.get("remote_rtc_uids") or []]
+    others = [("agent_rtc_uid", props.get("agent_rtc_uid"))] + [
+        ("remote_rtc_uids", u) for u in props.get("remote_rtc_uids") or []
+    ]
     for key, value in others:
-        if uid is not None and isinstance(value, (str, int)) and not isinstance(value, bool) and parse_uid(str(value)) == uid:
-            report.findings.append(error(
-                f"{where}.params.agora_uid", f"{uid} is also properties.{key}: two participants with one UID push each other out of the channel",
-                "give the avatar its own UID, distinct from the agent's and the users'",
-            ))
+        if (
+            uid is not None
+            and isinstance(value, (str, int))
+            and not isinstance(value, bool)
+            and parse_uid(str(value)) == uid
+        ):
+            report.findings.append(
+                error(
+                    f"{where}.params.agora_uid",
+                    f"{uid} is also properties.{key}: two participants with one UID push each other out of the channel",
+                    "give the avatar its own UID, distinct from the agent's and the users'",
+                )
+            )
     channel = props.get("channel")
-    if isinstance(channel, str) and channel and _avatar_channel(merged) and channel != _avatar_channel(merged):
-        report.findings.append(warning(
-            f"{where}.params.agora_channel", f"the avatar publishes into {_avatar_channel(merged)!r} but the agent joins {channel!r}",
-            "use the request's channel in params.agora_channel",
-        ))
+    if (
+        isinstance(channel, str)
+        and channel
+        and _avatar_channel(merged)
+        and channel != _avatar_channel(merged)
+    ):
+        report.findings.append(
+            warning(
+                f"{where}.params.agora_channel",
+                f"the avatar publishes into {_avatar_channel(merged)!r} but the agent joins {channel!r}",
+                "use the request's channel in params.agora_channel",
+            )
+        )
 
 
-def _schema_check(schemas: TenSchemas, manifest: Any, defaults: Any, document: Any, kind: Kind, label: str, report: Report) -> None:
+def _schema_check(
+    schemas: TenSchemas,
+    manifest: Any,
+    defaults: Any,
+    document: Any,
+    kind: Kind,
+    label: str,
+    report: Report,
+) -> None:
     report.findings += schemas.check_manifest(manifest, MANIFEST_FILE.name)
     report.findings += schemas.check_property(defaults, PROPERTY_FILE.name)
     if kind in (Kind.PROPERTY, Kind.APP):
@@ -411,20 +579,24 @@ def _schema_check(schemas: TenSchemas, manifest: Any, defaults: Any, document: A
     elif kind is Kind.GRAPH:
         report.findings += schemas.check_graph(document, label)
     else:
-        report.notes.append("the TEN schemas do not apply to a Convo AI request; its avatar params were checked")
+        report.notes.append(
+            "the TEN schemas do not apply to a Convo AI request; its avatar params were checked"
+        )
         return
     report.checked.append("TEN schemas")
 
 
 def _report_missing_env(resolved: Resolved, where: str, report: Report) -> None:
     for use in resolved.missing():
-        report.findings.append(error(
-            join(where, use.path) if where and use.path else where or use.path,
-            f"{use.text} names an environment variable that is not set and has no fallback: "
-            "the TEN app logs an error and exits at start",
-            f"set {use.var} (in the environment, or in the .env file given with --env-file), "
-            f"or give a fallback: ${{env:{use.var}|}}",
-        ))
+        report.findings.append(
+            error(
+                join(where, use.path) if where and use.path else where or use.path,
+                f"{use.text} names an environment variable that is not set and has no fallback: "
+                "the TEN app logs an error and exits at start",
+                f"set {use.var} (in the environment, or in the .env file given with --env-file), "
+                f"or give a fallback: ${{env:{use.var}|}}",
+            )
+        )
 
 
 def _load_own_files(report: Report) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
@@ -439,9 +611,17 @@ def _load_json(path: Path, report: Report) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        report.findings.append(error(str(path), f"cannot read the file: {exc.strerror or exc}", "give the path of an existing JSON file"))
+        report.findings.append(
+            error(
+                str(path),
+                f"cannot read the file: {exc.strerror or exc}",
+                "give the path of an existing JSON file",
+            )
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        report.findings.append(error(str(path), f"is not valid JSON: {exc}", "correct the JSON syntax"))
+        report.findings.append(
+            error(str(path), f"is not valid JSON: {exc}", "correct the JSON syntax")
+        )
     return None
 
 
@@ -458,7 +638,11 @@ def detect_kind(document: Any) -> Kind:
 
 def predefined_graphs(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
     graphs = document["ten"].get("predefined_graphs") or []
-    return [(str(g.get("name", index)), g.get("graph")) for index, g in enumerate(graphs) if isinstance(g, Mapping)]
+    return [
+        (str(g.get("name", index)), g.get("graph"))
+        for index, g in enumerate(graphs)
+        if isinstance(g, Mapping)
+    ]
 
 
 def _uid_text(merged: Mapping[str, Any]) -> bool:
@@ -478,4 +662,3 @@ def _flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
     if isinstance(value, Mapping):
         return [item for key, child in value.items() for item in _flatten(child, join(path, key))]
     return [(path, value)]
-

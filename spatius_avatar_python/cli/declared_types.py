@@ -64,12 +64,21 @@ def _as_number(value: Any) -> int | float | None:
     return None
 
 
-def _how_to_write(path: str, declared: str, example: Any, given: Any = None, secret: bool = False) -> str:
+def _how_to_write(
+    path: str, declared: str, example: Any, given: Any = None, secret: bool = False
+) -> str:
     """How to write `path`; the example is the user's own value, retyped, where it has one."""
     if declared in INT_RANGES or declared in FLOAT_TYPES:
         own = None if secret else _as_number(given)
-        sample = own if own is not None else (
-            example if isinstance(example, (int, float)) and not isinstance(example, bool) else 0)
+        sample = (
+            own
+            if own is not None
+            else (
+                example
+                if isinstance(example, (int, float)) and not isinstance(example, bool)
+                else 0
+            )
+        )
         return (
             f"write {path} as a JSON number without quotes, e.g. {sample} "
             "(an ${env:...} placeholder always gives a string: never use one for a number)"
@@ -109,7 +118,13 @@ def declared_type_findings(
     if kind in INT_RANGES:
         low, high = INT_RANGES[kind]
         if not low <= value <= high:
-            return [error(path, f"{value} is out of the {kind} range ({low} to {high}); {ABORT}", f"use a value from {low} to {high}")]
+            return [
+                error(
+                    path,
+                    f"{value} is out of the {kind} range ({low} to {high}); {ABORT}",
+                    f"use a value from {low} to {high}",
+                )
+            ]
         return []
     findings: list[Finding] = []
     if kind == "object":
@@ -122,11 +137,19 @@ def declared_type_findings(
                 )
             elif properties or path == "":
                 findings.append(
-                    warning(child_path, "is not declared in manifest.json and is ignored (a typo?)", "remove it or correct its name")
+                    warning(
+                        child_path,
+                        "is not declared in manifest.json and is ignored (a typo?)",
+                        "remove it or correct its name",
+                    )
                 )
     elif kind == "array" and "items" in declared:
         for index, item in enumerate(value):
             findings += declared_type_findings(
-                item, declared["items"], examples=examples, from_env=from_env, path=join(path, index)
+                item,
+                declared["items"],
+                examples=examples,
+                from_env=from_env,
+                path=join(path, index),
             )
     return findings

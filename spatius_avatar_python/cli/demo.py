@@ -43,12 +43,25 @@ def add_parser(commands: Any) -> None:
         epilog="Without --wav it uses a built-in speech sample (11.7 s, the project's own) in three utterances. Exits 0 "
         "when every check in the report passed, 1 otherwise. Needs nothing but loopback.",
     )
-    parser.add_argument("--wav", type=Path, metavar="FILE",
-                        help="speech to use: WAV, FLAC, OGG (Vorbis/Opus) or MP3; cut into utterances at its pauses")
-    parser.add_argument("--pace", type=pace_argument, default=1.0, metavar="X",
-                        help="speed of the TTS relative to real time (default 1; the tests use a fast pace)")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="audio format of the Spatius session (default ogg_opus, pcm_s16le without the Opus library)")
+    parser.add_argument(
+        "--wav",
+        type=Path,
+        metavar="FILE",
+        help="speech to use: WAV, FLAC, OGG (Vorbis/Opus) or MP3; cut into utterances at its pauses",
+    )
+    parser.add_argument(
+        "--pace",
+        type=pace_argument,
+        default=1.0,
+        metavar="X",
+        help="speed of the TTS relative to real time (default 1; the tests use a fast pace)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="audio format of the Spatius session (default ogg_opus, pcm_s16le without the Opus library)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -63,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if bounds is None:
         bounds = split_at_pauses(mono, speech.sample_rate)
     if len(bounds) < MIN_UTTERANCES:
-        print(f"demo: {args.wav} is {speech.duration_s:.1f} s long: the demo needs at least "
-              f"{MIN_UTTERANCES} utterances (about 2 s of speech) to barge in during the second")
+        print(
+            f"demo: {args.wav} is {speech.duration_s:.1f} s long: the demo needs at least "
+            f"{MIN_UTTERANCES} utterances (about 2 s of speech) to barge in during the second"
+        )
         return 2
     audio_format = args.format or ("ogg_opus" if opus_library_problem() is None else "pcm_s16le")
     if audio_format == "ogg_opus" and (problem := opus_library_problem()):
@@ -77,20 +92,32 @@ def run(args: argparse.Namespace) -> int:
 
     planned = [(end - start) / speech.sample_rate for start, end in bounds]
     source = args.wav or "the built-in sample"
-    print(f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} utterances "
-          f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at {SESSION_RATE} Hz; pace {args.pace:g}")
+    print(
+        f"Demo: {source}, {speech.duration_s:.1f} s at {speech.sample_rate} Hz in {len(bounds)} utterances "
+        f"({', '.join(f'{s:.1f} s' for s in planned)}); session {audio_format} at {SESSION_RATE} Hz; pace {args.pace:g}"
+    )
     if args.format is None and audio_format == "pcm_s16le":
-        print(f"Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the system Opus "
-              f"library is missing: {opus_library_problem()}")
+        print(
+            f"Note: this demo runs with PCM (pcm_s16le), not the default Ogg Opus, because the system Opus "
+            f"library is missing: {opus_library_problem()}"
+        )
     with tempfile.TemporaryDirectory(prefix="spatius_demo_") as folder:
         files = _utterance_files(Path(folder), mono, bounds)
-        outcome = run_demo(files, planned, speech.sample_rate, pace=args.pace, audio_format=audio_format, out=out)
+        outcome = run_demo(
+            files, planned, speech.sample_rate, pace=args.pace, audio_format=audio_format, out=out
+        )
 
     results = checks(outcome.facts)
     if outcome.failure:
         print(f"demo: {outcome.failure}")
-    for line in report_lines(outcome.facts, results, audio_format=audio_format, sample_rate=SESSION_RATE,
-                             marks=check_marks(), completed=outcome.completed):
+    for line in report_lines(
+        outcome.facts,
+        results,
+        audio_format=audio_format,
+        sample_rate=SESSION_RATE,
+        marks=check_marks(),
+        completed=outcome.completed,
+    ):
         print(line)
     print(f"(ran {outcome.elapsed_s:.1f} s)")
     passed = outcome.completed and outcome.failure is None and all(c.passed for c in results)
@@ -113,4 +140,3 @@ def _expose_extension_to_standin() -> None:
     entries = [e for e in os.environ.get("TEN_STANDIN_EXTENSION_PATH", "").split(os.pathsep) if e]
     if str(EXTENSION_DIR) not in entries:
         os.environ["TEN_STANDIN_EXTENSION_PATH"] = os.pathsep.join([*entries, str(EXTENSION_DIR)])
-

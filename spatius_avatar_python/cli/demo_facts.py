@@ -70,7 +70,9 @@ class DemoFacts:
     sessions: int
     connected_at: float | None  # monotonic, the first session's handshake
     connect_ms: float | None  # the extension's own measure
-    interrupt_latency_ms: float | None  # the extension's own measure (flush handled -> interrupt sent)
+    interrupt_latency_ms: (
+        float | None
+    )  # the extension's own measure (flush handled -> interrupt sent)
     request_metrics: int  # request_audio_seconds metrics the avatar sent
     errors: list[dict[str, Any]]  # data `error` the avatar sent
     queued_s: float  # received by the service but not played yet, now
@@ -102,7 +104,9 @@ class DemoFacts:
         )
 
 
-def collect(registry: Any, recording: Any, planned_s: list[float], sample_rate: int, clocks: Clocks) -> DemoFacts:
+def collect(
+    registry: Any, recording: Any, planned_s: list[float], sample_rate: int, clocks: Clocks
+) -> DemoFacts:
     """A snapshot of the run so far (safe to call while it runs)."""
     tts, main, sink = registry.node(TTS), registry.node(MAIN), registry.node(SINK)
     flush_perf = main.events.get("flush_sent")
@@ -134,25 +138,33 @@ def collect(registry: Any, recording: Any, planned_s: list[float], sample_rate: 
         stale = 0
         if request is not None and interrupt is not None:
             stale = sum(chunk.nbytes for chunk in request.chunks if chunk.arrived_at > interrupt.at)
-        utterances.append(UtteranceFacts(
-            number=index + 1,
-            planned_s=planned,
-            sent_s=sent_bytes[index] / 2 / sample_rate,
-            end_reason=ends[index].properties.get("reason") if index < len(ends) else None,
-            sent_before_flush_s=before_flush[index] / 2 / sample_rate if index == INTERRUPTED_UTTERANCE and flush_perf else None,
-            received_s=request.duration_s if request is not None else None,
-            received_bytes=request.byte_count if request is not None else 0,
-            played_s=playback.played_s(math.inf) if playback is not None else None,
-            ended_at_service=bool(request is not None and request.ended),
-            interrupted_at_service=interrupt is not None,
-            stale_bytes=stale,
-            started_at=clocks.to_monotonic(starts[index].sent_at) if index < len(starts) else None,
-            tts_ended_at=clocks.to_monotonic(ends[index].sent_at) if index < len(ends) else None,
-            service_ended_at=request.end_at if request is not None else None,
-            interrupted_at=interrupt.at if interrupt is not None else None,
-        ))
+        utterances.append(
+            UtteranceFacts(
+                number=index + 1,
+                planned_s=planned,
+                sent_s=sent_bytes[index] / 2 / sample_rate,
+                end_reason=ends[index].properties.get("reason") if index < len(ends) else None,
+                sent_before_flush_s=before_flush[index] / 2 / sample_rate
+                if index == INTERRUPTED_UTTERANCE and flush_perf
+                else None,
+                received_s=request.duration_s if request is not None else None,
+                received_bytes=request.byte_count if request is not None else 0,
+                played_s=playback.played_s(math.inf) if playback is not None else None,
+                ended_at_service=bool(request is not None and request.ended),
+                interrupted_at_service=interrupt is not None,
+                stale_bytes=stale,
+                started_at=clocks.to_monotonic(starts[index].sent_at)
+                if index < len(starts)
+                else None,
+                tts_ended_at=clocks.to_monotonic(ends[index].sent_at)
+                if index < len(ends)
+                else None,
+                service_ended_at=request.end_at if request is not None else None,
+                interrupted_at=interrupt.at if interrupt is not None else None,
+            )
+        )
     # Requests beyond one per utterance hold audio no utterance accounts for: stale too.
-    for request, _ in requests[len(planned_s):]:
+    for request, _ in requests[len(planned_s) :]:
         utterances[-1].stale_bytes += request.byte_count
 
     interrupts = [i for session in sessions for i in session.interrupts]
@@ -163,8 +175,12 @@ def collect(registry: Any, recording: Any, planned_s: list[float], sample_rate: 
         utterances=utterances,
         tts_done="script_done" in tts.events,
         flush_sent_at=flush_sent_at,
-        flush_status=next((status for name, status, _ in main.cmd_results if name == "flush"), None),
-        flush_answered_at=clocks.to_monotonic(main.events["flush_result"]) if "flush_result" in main.events else None,
+        flush_status=next(
+            (status for name, status, _ in main.cmd_results if name == "flush"), None
+        ),
+        flush_answered_at=clocks.to_monotonic(main.events["flush_result"])
+        if "flush_result" in main.events
+        else None,
         flush_passed_on=bool(sink.received_of("cmd", "flush")),
         interrupt_at=interrupts[0].at if interrupts else None,
         requests=len(requests),

@@ -50,16 +50,26 @@ class DemoOutcome:
 
 
 def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig(api_keys=(API_KEY,), app_ids=(APP_ID,), avatar_ids=(AVATAR_ID,),
-                          agora_app_id=AGORA_APP_ID, agora_app_cert=AGORA_APP_CERT)
+    return EmulatorConfig(
+        api_keys=(API_KEY,),
+        app_ids=(APP_ID,),
+        avatar_ids=(AVATAR_ID,),
+        agora_app_id=AGORA_APP_ID,
+        agora_app_cert=AGORA_APP_CERT,
+    )
 
 
 def avatar_properties(emulator: EmulatorThread, audio_format: str) -> dict[str, Any]:
     return {
         "params": {
-            "spatius_api_key": API_KEY, "spatius_app_id": APP_ID, "spatius_avatar_id": AVATAR_ID,
-            "agora_appid": AGORA_APP_ID, "agora_appcert": AGORA_APP_CERT,
-            "agora_channel": CHANNEL, "agora_uid": AVATAR_UID, "audio_format": audio_format,
+            "spatius_api_key": API_KEY,
+            "spatius_app_id": APP_ID,
+            "spatius_avatar_id": AVATAR_ID,
+            "agora_appid": AGORA_APP_ID,
+            "agora_appcert": AGORA_APP_CERT,
+            "agora_channel": CHANNEL,
+            "agora_uid": AVATAR_UID,
+            "audio_format": audio_format,
             "sample_rate": SESSION_RATE,
         },
         "console_endpoint_url": emulator.console_url,
@@ -69,7 +79,9 @@ def avatar_properties(emulator: EmulatorThread, audio_format: str) -> dict[str, 
 
 
 class _DemoTester(AsyncExtensionTester):
-    def __init__(self, snapshot: Callable[[], DemoFacts], out: LiveOutput, deadline_s: float) -> None:
+    def __init__(
+        self, snapshot: Callable[[], DemoFacts], out: LiveOutput, deadline_s: float
+    ) -> None:
         super().__init__()
         self._snapshot = snapshot
         self._out = out
@@ -104,12 +116,24 @@ class _DemoTester(AsyncExtensionTester):
             ten_env.stop_test()
 
 
-def run_demo(pcm_files: list[Path], planned_s: list[float], sample_rate: int, *, pace: float,
-             audio_format: str, out: LiveOutput) -> DemoOutcome:
+def run_demo(
+    pcm_files: list[Path],
+    planned_s: list[float],
+    sample_rate: int,
+    *,
+    pace: float,
+    audio_format: str,
+    out: LiveOutput,
+) -> DemoOutcome:
     """Run the graph with one utterance per raw mono s16le file (at `sample_rate`)."""
     frames_of_second = planned_s[1] * 1000 / 20  # fake_tts sends 20 ms frames
-    tts = tts_script(pcm_files, sample_rate, pace=pace, pause_ms=PAUSE_MS,
-                     start_delay_ms=int(START_DELAY_MS / pace))
+    tts = tts_script(
+        pcm_files,
+        sample_rate,
+        pace=pace,
+        pause_ms=PAUSE_MS,
+        start_delay_ms=int(START_DELAY_MS / pace),
+    )
     main_control = barge_in_script(max(1, int(frames_of_second // 2)))
     scripted_s = (sum(planned_s) + PAUSE_MS / 1000 * (len(planned_s) - 1)) / pace
     fake_graph.registry.reset()

@@ -33,7 +33,10 @@ _PASSED_THROUGH: dict[str, tuple[type, str]] = {
     "--app-id": (str, "the Spatius app id it accepts"),
     "--avatar-id": (str, "the avatar id that exists"),
     "--agora-app-id": (str, "Agora app id (32 hex digits) egress tokens must be for"),
-    "--agora-app-cert": (str, "Agora certificate egress tokens are checked against ('' skips the check)"),
+    "--agora-app-cert": (
+        str,
+        "Agora certificate egress tokens are checked against ('' skips the check)",
+    ),
     "--idle-timeout": (float, "seconds without audio before it closes a session"),
 }
 
@@ -49,11 +52,25 @@ def add_parser(commands: Any) -> None:
     )
     for option, (kind, help_text) in _PASSED_THROUGH.items():
         parser.add_argument(option, type=kind, help=help_text)
-    parser.add_argument("--channel", default="ten_agent_test", help="Agora channel for the printed properties (default %(default)s)")
-    parser.add_argument("--uid", default="2001", help="the avatar's Agora UID for the printed properties (default %(default)s)")
-    parser.add_argument("--write-property", type=Path, metavar="FILE",
-                        help="also write the avatar property to FILE, for `stream --property FILE`")
-    parser.add_argument("--quiet", action="store_true", help="no line per session, request, interrupt or refusal")
+    parser.add_argument(
+        "--channel",
+        default="ten_agent_test",
+        help="Agora channel for the printed properties (default %(default)s)",
+    )
+    parser.add_argument(
+        "--uid",
+        default="2001",
+        help="the avatar's Agora UID for the printed properties (default %(default)s)",
+    )
+    parser.add_argument(
+        "--write-property",
+        type=Path,
+        metavar="FILE",
+        help="also write the avatar property to FILE, for `stream --property FILE`",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no line per session, request, interrupt or refusal"
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         stopped = asyncio.Event()  # from the start, so that a signal at any moment stops it cleanly
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda number=sig: (stopped_by.append(number), stopped.set()))
+            loop.add_signal_handler(
+                sig, lambda number=sig: (stopped_by.append(number), stopped.set())
+            )
         emulator = SpatiusEmulator(config)
         try:
             await emulator.start(emulator_args.host, emulator_args.port)
@@ -90,17 +109,32 @@ def run(args: argparse.Namespace) -> int:
             props = emulator_cli.extension_properties(emulator, config, emulator_args)
             props["params"].update(agora_channel=args.channel, agora_uid=args.uid)
             print(f"Spatius emulator listening on {emulator.base_url} (Ctrl-C stops it)")
-            print("The avatar node's \"property\" in your graph, to use it:")
+            print('The avatar node\'s "property" in your graph, to use it:')
             print(json.dumps(props, indent=2))
             if args.write_property is not None:
                 args.write_property.write_text(json.dumps(props, indent=2) + "\n", encoding="utf-8")
-                print(f"Written to {args.write_property}. Stream speech to it from another terminal:")
-                print(f"  {command} stream --property {shlex.quote(str(args.write_property))}   (the built-in sample, or add a file)")
+                print(
+                    f"Written to {args.write_property}. Stream speech to it from another terminal:"
+                )
+                print(
+                    f"  {command} stream --property {shlex.quote(str(args.write_property))}   (the built-in sample, or add a file)"
+                )
             else:
-                print(f"To stream speech to it: run again with --write-property FILE, then `{command} stream --property FILE`")
-            print("" if args.quiet else "Sessions, requests, interrupts and refusals (--quiet turns this off):", flush=True)
+                print(
+                    f"To stream speech to it: run again with --write-property FILE, then `{command} stream --property FILE`"
+                )
+            print(
+                ""
+                if args.quiet
+                else "Sessions, requests, interrupts and refusals (--quiet turns this off):",
+                flush=True,
+            )
             masker = Masker([*config.api_keys, config.agora_app_cert or ""])
-            log = None if args.quiet else EmulatorLog(emulator.recording, lambda line: print(line, flush=True), masker)
+            log = (
+                None
+                if args.quiet
+                else EmulatorLog(emulator.recording, lambda line: print(line, flush=True), masker)
+            )
             while not stopped.is_set():
                 if log is not None:
                     log.poll()
@@ -128,9 +162,15 @@ def listen_problem(error: OSError, host: str, port: int) -> str:
     """One line: why the emulator cannot listen on host:port, and what to use instead."""
     if error.errno == errno.EADDRINUSE:
         instead = free_port(host)
-        suggestion = f"use another, e.g. --port {instead} (free now)" if instead else "use another with --port"
-        return (f"port {port} on {host} is taken (another program listens there): {suggestion}, "
-                "or leave --port out to get a free one")
+        suggestion = (
+            f"use another, e.g. --port {instead} (free now)"
+            if instead
+            else "use another with --port"
+        )
+        return (
+            f"port {port} on {host} is taken (another program listens there): {suggestion}, "
+            "or leave --port out to get a free one"
+        )
     if error.errno == errno.EACCES:
         return f"no permission to listen on port {port} (ports below 1024 need root): use --port 1024 or above"
     reason = error.strerror or str(error)

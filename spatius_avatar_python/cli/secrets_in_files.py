@@ -37,7 +37,9 @@ def placeholder_variables(prop: Any) -> dict[str, str]:
     return found
 
 
-def literal_secret_findings(prop: Any, where: str, *, avatar: bool, known: Mapping[str, str] | None = None) -> list[Finding]:
+def literal_secret_findings(
+    prop: Any, where: str, *, avatar: bool, known: Mapping[str, str] | None = None
+) -> list[Finding]:
     """A warning per secret written literally into the node property `prop` (never its value);
     `known` maps property paths to the variables already used for them."""
     known = known or {}
@@ -45,20 +47,28 @@ def literal_secret_findings(prop: Any, where: str, *, avatar: bool, known: Mappi
     for path, value in _strings(prop, ""):
         if not value.strip() or _PLACEHOLDER.fullmatch(value.strip()):
             continue
-        secret = path in AVATAR_SECRETS if avatar else bool(_OTHER_SECRET.search(path.rsplit(".", 1)[-1]))
+        secret = (
+            path in AVATAR_SECRETS
+            if avatar
+            else bool(_OTHER_SECRET.search(path.rsplit(".", 1)[-1]))
+        )
         if not secret:
             continue
         variable = known.get(path)
         if variable:
             fix = f'write "${{env:{variable}|}}" instead and set {variable} in the environment (or the app\'s .env)'
         else:
-            fix = ('write "${env:NAME|}" instead, with NAME an environment variable of your choice, and set it in '
-                   "the environment (or the app's .env)")
-        findings.append(warning(
-            join(where, path) if where else path,
-            "a secret is written into the file as it is: whoever reads the file, or its history, has it",
-            fix,
-        ))
+            fix = (
+                'write "${env:NAME|}" instead, with NAME an environment variable of your choice, and set it in '
+                "the environment (or the app's .env)"
+            )
+        findings.append(
+            warning(
+                join(where, path) if where else path,
+                "a secret is written into the file as it is: whoever reads the file, or its history, has it",
+                fix,
+            )
+        )
     return findings
 
 
@@ -75,14 +85,20 @@ class KnownVariables:
     every node of the addon in the file, over those of the addon's own property.json (given
     for this extension; found in ten_packages/extension/<addon>/ beside an app's file)."""
 
-    def __init__(self, graphs: list[tuple[str, Any]], own_defaults: Mapping[str, Any], folder: Path | None) -> None:
-        self._defaults = {addon: placeholder_variables(prop) for addon, prop in own_defaults.items()}
+    def __init__(
+        self, graphs: list[tuple[str, Any]], own_defaults: Mapping[str, Any], folder: Path | None
+    ) -> None:
+        self._defaults = {
+            addon: placeholder_variables(prop) for addon, prop in own_defaults.items()
+        }
         self._folder = folder
         self._in_file: dict[str, dict[str, str]] = {}
         for _name, graph in graphs:
             for item in (graph.get("nodes") or []) if isinstance(graph, Mapping) else []:
                 if isinstance(item, Mapping) and isinstance(item.get("addon"), str):
-                    self._in_file.setdefault(item["addon"], {}).update(placeholder_variables(item.get("property")))
+                    self._in_file.setdefault(item["addon"], {}).update(
+                        placeholder_variables(item.get("property"))
+                    )
 
     def __call__(self, addon: str) -> dict[str, str]:
         if addon not in self._defaults:
@@ -93,7 +109,9 @@ class KnownVariables:
         if self._folder is None or not addon:
             return {}
         try:
-            text = (self._folder / "ten_packages" / "extension" / addon / "property.json").read_text(encoding="utf-8")
+            text = (
+                self._folder / "ten_packages" / "extension" / addon / "property.json"
+            ).read_text(encoding="utf-8")
             return placeholder_variables(json.loads(text))
         except (OSError, ValueError):
             return {}

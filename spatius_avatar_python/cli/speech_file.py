@@ -69,7 +69,9 @@ def read_speech(path: Path) -> Speech:
     if len(samples) == 0:
         raise SpeechFileError(f"{path}: the file holds no audio")
     if samples.shape[1] > MAX_CHANNELS:
-        raise SpeechFileError(f"{path}: {samples.shape[1]} channels; at most {MAX_CHANNELS} are accepted")
+        raise SpeechFileError(
+            f"{path}: {samples.shape[1]} channels; at most {MAX_CHANNELS} are accepted"
+        )
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         mixed = Speech(samples, rate).mono()
         samples = soxr.resample(mixed, rate, FALLBACK_RATE).reshape(-1, 1)
@@ -87,7 +89,12 @@ def frame_levels_db(mono: np.ndarray, rate: int) -> np.ndarray:
 
 
 def split_at_pauses(
-    mono: np.ndarray, rate: int, *, count: int = 3, min_pause_s: float = 0.2, min_utterance_s: float = 1.0
+    mono: np.ndarray,
+    rate: int,
+    *,
+    count: int = 3,
+    min_pause_s: float = 0.2,
+    min_utterance_s: float = 1.0,
 ) -> list[tuple[int, int]]:
     """Cut speech into up to `count` utterances of similar length at pauses; (start, end)
     sample ranges covering all of it. Where no pause is near a wanted cut, the quietest
@@ -112,7 +119,9 @@ def split_at_pauses(
             first, last = (wanted - window) // size, min(len(levels) - 1, (wanted + window) // size)
             frames = np.arange(first, last + 1)
             # The quietest frame (to 1 dB), the one nearest the wanted cut among equals.
-            best = np.lexsort((np.abs(frames * size - wanted), np.round(levels[first : last + 1])))[0]
+            best = np.lexsort((np.abs(frames * size - wanted), np.round(levels[first : last + 1])))[
+                0
+            ]
             cut = int(frames[best]) * size
         if cut - (cuts[-1] if cuts else 0) >= min_gap and total - cut >= min_gap:
             cuts.append(cut)

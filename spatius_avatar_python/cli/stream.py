@@ -54,16 +54,48 @@ def add_parser(commands: Any) -> None:
         "the session or the request failed, 2 for bad arguments or a configuration that cannot work. "
         "Secret values are never printed.",
     )
-    parser.add_argument("audio", type=Path, nargs="?",
-                        help="speech to send: WAV, FLAC, OGG (Vorbis/Opus) or MP3 (default: the demo's built-in sample)")
+    parser.add_argument(
+        "audio",
+        type=Path,
+        nargs="?",
+        help="speech to send: WAV, FLAC, OGG (Vorbis/Opus) or MP3 (default: the demo's built-in sample)",
+    )
     given = parser.add_mutually_exclusive_group()
-    given.add_argument("--property", type=Path, metavar="FILE", help="the avatar node's property object")
-    given.add_argument("--graph", type=Path, metavar="FILE", help="a graph, or an app property.json with predefined graphs")
-    parser.add_argument("--node", metavar="NAME", help="the avatar node in the graph (default: the one with our addon)")
-    parser.add_argument("--env-file", type=Path, metavar="FILE", help="KEY=VALUE variables on top of the environment")
-    parser.add_argument("--console-url", metavar="URL", help="explicit console endpoint (e.g. the emulator's); with --ingress-url")
-    parser.add_argument("--ingress-url", metavar="URL", help="explicit ingress endpoint; with --console-url")
-    parser.add_argument("--pace", type=pace_argument, default=1.0, metavar="X", help="speed relative to real time (default 1)")
+    given.add_argument(
+        "--property", type=Path, metavar="FILE", help="the avatar node's property object"
+    )
+    given.add_argument(
+        "--graph",
+        type=Path,
+        metavar="FILE",
+        help="a graph, or an app property.json with predefined graphs",
+    )
+    parser.add_argument(
+        "--node",
+        metavar="NAME",
+        help="the avatar node in the graph (default: the one with our addon)",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="FILE",
+        help="KEY=VALUE variables on top of the environment",
+    )
+    parser.add_argument(
+        "--console-url",
+        metavar="URL",
+        help="explicit console endpoint (e.g. the emulator's); with --ingress-url",
+    )
+    parser.add_argument(
+        "--ingress-url", metavar="URL", help="explicit ingress endpoint; with --console-url"
+    )
+    parser.add_argument(
+        "--pace",
+        type=pace_argument,
+        default=1.0,
+        metavar="X",
+        help="speed relative to real time (default 1)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -75,8 +107,14 @@ def run(args: argparse.Namespace) -> int:
     origins: dict[str, str] = {}
     try:
         env = environment(os.environ, args.env_file)
-        props = avatar_properties(env, property_file=args.property, graph_file=args.graph, node=args.node,
-                                  masker=masker, origins=origins)
+        props = avatar_properties(
+            env,
+            property_file=args.property,
+            graph_file=args.graph,
+            node=args.node,
+            masker=masker,
+            origins=origins,
+        )
     except AvatarSourceError as error:
         print(f"stream: {error}")
         return EXIT_USAGE
@@ -104,9 +142,13 @@ def run(args: argparse.Namespace) -> int:
     out = LiveOutput()
 
     def connected(connect_ms: float) -> None:
-        out.event(f"Connected in {connect_ms:.0f} ms (session token, WebSocket, handshake with Agora egress).")
+        out.event(
+            f"Connected in {connect_ms:.0f} ms (session token, WebSocket, handshake with Agora egress)."
+        )
 
-    outcome = asyncio.run(stream_file(config, speech, pace=args.pace, progress=_Progress(out), on_connected=connected))
+    outcome = asyncio.run(
+        stream_file(config, speech, pace=args.pace, progress=_Progress(out), on_connected=connected)
+    )
     out.close()
     for line in _summary(outcome, config, speech, origins):
         print(masker(line))
@@ -121,42 +163,63 @@ class _Progress:
         self._quarters = 0
 
     def __call__(self, sent_s: float, total_s: float) -> None:
-        self._out.status(f"streaming {progress_bar(sent_s, total_s)} {sent_s:5.1f} / {total_s:.1f} s")
+        self._out.status(
+            f"streaming {progress_bar(sent_s, total_s)} {sent_s:5.1f} / {total_s:.1f} s"
+        )
         if not self._out.live:
-            while total_s > 0 and self._quarters < 4 and sent_s >= total_s * (self._quarters + 1) / 4:
+            while (
+                total_s > 0 and self._quarters < 4 and sent_s >= total_s * (self._quarters + 1) / 4
+            ):
                 self._quarters += 1
                 self._out.event(f"  sent {self._quarters * 25}% ({sent_s:.1f} s)")
 
 
 def _intro(path: Path, speech: Speech, config: AvatarConfig) -> str:
-    where = f"endpoints {config.console_endpoint_url}" if config.console_endpoint_url else f"region {config.region}"
-    token = "a token built from the app certificate" if config.builds_own_token else "the given token"
-    return (f"Streaming {path} ({speech.duration_s:.1f} s, {speech.sample_rate} Hz, {speech.channels} channel(s)) "
-            f"to avatar {config.avatar_id}: Agora channel {config.channel!r}, uid {config.uid}, {token}; "
-            f"{config.audio_format} at {config.sample_rate} Hz; {where}")
+    where = (
+        f"endpoints {config.console_endpoint_url}"
+        if config.console_endpoint_url
+        else f"region {config.region}"
+    )
+    token = (
+        "a token built from the app certificate" if config.builds_own_token else "the given token"
+    )
+    return (
+        f"Streaming {path} ({speech.duration_s:.1f} s, {speech.sample_rate} Hz, {speech.channels} channel(s)) "
+        f"to avatar {config.avatar_id}: Agora channel {config.channel!r}, uid {config.uid}, {token}; "
+        f"{config.audio_format} at {config.sample_rate} Hz; {where}"
+    )
 
 
-def _summary(outcome: StreamOutcome, config: AvatarConfig, speech: Speech, origins: dict[str, str]) -> list[str]:
+def _summary(
+    outcome: StreamOutcome, config: AvatarConfig, speech: Speech, origins: dict[str, str]
+) -> list[str]:
     lines = []
     if outcome.accepted:
-        lines.append(f"Spatius accepted {outcome.request_s:.1f} s of audio as one request "
-                     f"(the file's {speech.duration_s:.1f} s at {config.sample_rate} Hz). "
-                     f"The avatar speaks it in channel {config.channel!r} as uid {config.uid}.")
+        lines.append(
+            f"Spatius accepted {outcome.request_s:.1f} s of audio as one request "
+            f"(the file's {speech.duration_s:.1f} s at {config.sample_rate} Hz). "
+            f"The avatar speaks it in channel {config.channel!r} as uid {config.uid}."
+        )
         return lines
     if outcome.failure is not None:
         lines += _failure_lines(outcome.failure, outcome.connect_ms is not None, config, origins)
     elif outcome.timed_out:
         lines.append(f"Failed: timed out waiting for {outcome.timed_out}.")
-        lines.append("Fix: check that the endpoints are reachable; run again to see whether it repeats.")
+        lines.append(
+            "Fix: check that the endpoints are reachable; run again to see whether it repeats."
+        )
         lines += [f"  log: {message}" for message in outcome.logs[:5]]
     return lines
 
 
-def _failure_lines(failure: Failure, connected: bool, config: AvatarConfig, origins: dict[str, str]) -> list[str]:
+def _failure_lines(
+    failure: Failure, connected: bool, config: AvatarConfig, origins: dict[str, str]
+) -> list[str]:
     what = _PHASES.get(failure.phase, failure.phase)
     kind = "fatal: retrying cannot help" if failure.fatal else "transient"
     fix = failure.fix or _TRANSIENT_FIXES.get(
-        failure.vendor_code, "see the troubleshooting table in README.md")
+        failure.vendor_code, "see the troubleshooting table in README.md"
+    )
     message = failure.message.removesuffix(f" ({fix})")  # classify() appends the fix
     if failure.vendor_code == "invalidEgressConfig":
         fix = _egress_fix(config)
@@ -173,10 +236,14 @@ def _egress_fix(config: AvatarConfig) -> str:
     """invalidEgressConfig: Spatius could not join the channel with the token it was given."""
     where = f"channel {config.channel!r} and uid {config.uid}"
     if config.builds_own_token:
-        return (f"check params.agora_appid and params.agora_appcert: the token is built from them for {where}, "
-                "so they must be the Agora project's app id and primary certificate")
-    return (f"check params.agora_token: it must be a valid RTC token for {where}, not expired and with "
-            "publish rights (or leave it empty and set params.agora_appcert, so the extension builds one)")
+        return (
+            f"check params.agora_appid and params.agora_appcert: the token is built from them for {where}, "
+            "so they must be the Agora project's app id and primary certificate"
+        )
+    return (
+        f"check params.agora_token: it must be a valid RTC token for {where}, not expired and with "
+        "publish rights (or leave it empty and set params.agora_appcert, so the extension builds one)"
+    )
 
 
 def _with_origins(fix: str, origins: dict[str, str]) -> str:

@@ -42,8 +42,14 @@ class StreamOutcome:
 Progress = Callable[[float, float], None]  # (seconds sent, total seconds)
 
 
-async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, progress: Progress,
-                      on_connected: Callable[[float], None] | None = None) -> StreamOutcome:
+async def stream_file(
+    config: AvatarConfig,
+    speech: Speech,
+    *,
+    pace: float,
+    progress: Progress,
+    on_connected: Callable[[float], None] | None = None,
+) -> StreamOutcome:
     """Stream `speech`; `on_connected(connect_ms)` is called as soon as the session is ready."""
     outcome = StreamOutcome()
     connected, ended, failed = asyncio.Event(), asyncio.Event(), asyncio.Event()
@@ -67,7 +73,9 @@ async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, prog
         if level in ("warn", "error"):
             outcome.logs.append(message)
 
-    streamer = AvatarStreamer(config, StreamerEvents(on_failure=on_failure, on_metrics=on_metrics, log=log))
+    streamer = AvatarStreamer(
+        config, StreamerEvents(on_failure=on_failure, on_metrics=on_metrics, log=log)
+    )
     pipeline = SpeechPipeline(streamer, config.sample_rate)
     streamer.start()
     try:
@@ -95,14 +103,22 @@ async def stream_file(config: AvatarConfig, speech: Speech, *, pace: float, prog
 async def _first(wanted: asyncio.Event, failed: asyncio.Event, timeout_s: float) -> bool:
     """Wait until `wanted` or `failed` is set; False on timeout."""
     waiters = {asyncio.ensure_future(wanted.wait()), asyncio.ensure_future(failed.wait())}
-    done, pending = await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(
+        waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+    )
     for waiter in pending:
         waiter.cancel()
     return bool(done)
 
 
-async def _send(pipeline: SpeechPipeline, speech: Speech, pace: float, failed: asyncio.Event,
-                outcome: StreamOutcome, progress: Progress) -> None:
+async def _send(
+    pipeline: SpeechPipeline,
+    speech: Speech,
+    pace: float,
+    failed: asyncio.Event,
+    outcome: StreamOutcome,
+    progress: Progress,
+) -> None:
     fmt = PcmFormat(speech.sample_rate, speech.channels)
     pcm = speech.interleaved()
     step = max(1, int(speech.sample_rate * FRAME_S)) * fmt.frame_bytes

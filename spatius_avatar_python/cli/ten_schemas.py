@@ -47,7 +47,11 @@ def schemas_absent(directory: Path | None, how_to_use: str = HOW_TO_USE) -> str 
     """Why the schema check cannot run from `directory` (with where to get the files), or None."""
     if directory is None:
         return f"no TEN schema folder given; {WHERE_TO_GET}: {how_to_use}"
-    missing = [f"{name}.schema.json" for name in REQUIRED_FILES if not (directory / f"{name}.schema.json").is_file()]
+    missing = [
+        f"{name}.schema.json"
+        for name in REQUIRED_FILES
+        if not (directory / f"{name}.schema.json").is_file()
+    ]
     if not missing:
         return None
     return f"no TEN schema files in {directory} ({', '.join(missing)} not found); {WHERE_TO_GET}: {how_to_use}"
@@ -111,16 +115,27 @@ def load_schema_documents(directory: Path | None) -> dict[str, Any]:
         raise SchemaFileError(absent or "no TEN schema folder given")
     shared_path = directory / f"{SHARED_FILE}.schema.json"
     shared = read_schema_file(shared_path).get("$defs", {}) if shared_path.is_file() else {}
-    documents = {name: _with_defs(read_schema_file(directory / f"{name}.schema.json"), shared) for name in REQUIRED_FILES}
+    documents = {
+        name: _with_defs(read_schema_file(directory / f"{name}.schema.json"), shared)
+        for name in REQUIRED_FILES
+    }
     graph_path = directory / f"{GRAPH_FILE}.schema.json"
     if graph_path.is_file():
         documents["graph"] = _with_defs(read_schema_file(graph_path), shared)
     else:
         prop = documents["property"]
-        documents["graph"] = {"$schema": prop.get("$schema"), "$defs": prop.get("$defs", {}), "$ref": _GRAPH_REF}
+        documents["graph"] = {
+            "$schema": prop.get("$schema"),
+            "$defs": prop.get("$defs", {}),
+            "$ref": _GRAPH_REF,
+        }
     for name, document in documents.items():
         if unresolved := sorted(_local_refs(document) - set(document.get("$defs", {}))):
-            hint = "" if shared_path.is_file() else f" ({SHARED_FILE}.schema.json, which defines them, is not in {directory})"
+            hint = (
+                ""
+                if shared_path.is_file()
+                else f" ({SHARED_FILE}.schema.json, which defines them, is not in {directory})"
+            )
             raise SchemaFileError(
                 f"the {name} schema refers to definitions no schema file defines: "
                 f"{', '.join(unresolved[:5])}{hint}; give the whole schema folder ({WHERE_TO_GET})"
@@ -138,7 +153,9 @@ def load_schemas(directory: Path | None) -> TenSchemas | str:
         documents = load_schema_documents(directory)
     except SchemaFileError as exc:
         return str(exc)
-    return TenSchemas(*(Draft7Validator(documents[name]) for name in ("manifest", "property", "graph")))
+    return TenSchemas(
+        *(Draft7Validator(documents[name]) for name in ("manifest", "property", "graph"))
+    )
 
 
 def _with_defs(schema: Any, shared: Mapping[str, Any]) -> Any:
@@ -164,7 +181,9 @@ def _local_refs(value: Any) -> set[str]:
 
 def _findings(validator: Any, document: Any, label: str, schema_name: str) -> list[Finding]:
     findings = []
-    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(
+        validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path]
+    )
     for top in errors:
         for cause in _causes(top):
             where = f"{label} {_pointer(cause.absolute_path, document)}"
@@ -226,7 +245,12 @@ def _pointer(path: Any, document: Any) -> str:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
                 node = None
-            if len(parts) >= 2 and parts[-2] == "nodes" and isinstance(node, Mapping) and node.get("name"):
+            if (
+                len(parts) >= 2
+                and parts[-2] == "nodes"
+                and isinstance(node, Mapping)
+                and node.get("name")
+            ):
                 named = f" ({node['name']})"
         if named:
             parts[-1] += named

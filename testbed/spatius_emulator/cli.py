@@ -28,19 +28,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--api-key", action="append", help=f"accepted API key (repeatable; default {DEFAULT_API_KEY})")
-    p.add_argument("--app-id", action="append", help=f"accepted app id (repeatable; default {DEFAULT_APP_ID})")
-    p.add_argument("--avatar-id", action="append", help=f"existing avatar id (repeatable; default {DEFAULT_AVATAR_ID})")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        help=f"accepted API key (repeatable; default {DEFAULT_API_KEY})",
+    )
+    p.add_argument(
+        "--app-id", action="append", help=f"accepted app id (repeatable; default {DEFAULT_APP_ID})"
+    )
+    p.add_argument(
+        "--avatar-id",
+        action="append",
+        help=f"existing avatar id (repeatable; default {DEFAULT_AVATAR_ID})",
+    )
     p.add_argument("--any-avatar", action="store_true", help="accept any non-empty avatar id")
     p.add_argument("--agora-app-id", default=DEFAULT_AGORA_APP_ID)
-    p.add_argument("--agora-app-cert", default=DEFAULT_AGORA_APP_CERT,
-                   help="check Agora egress tokens against this certificate ('' to skip checks)")
-    p.add_argument("--allow-plain-websocket", action="store_true", help="accept sessions without egress")
+    p.add_argument(
+        "--agora-app-cert",
+        default=DEFAULT_AGORA_APP_CERT,
+        help="check Agora egress tokens against this certificate ('' to skip checks)",
+    )
+    p.add_argument(
+        "--allow-plain-websocket", action="store_true", help="accept sessions without egress"
+    )
     p.add_argument("--animation-fps", type=float, default=25.0)
-    p.add_argument("--idle-timeout", type=float, default=None, help="seconds without audio before closing")
+    p.add_argument(
+        "--idle-timeout", type=float, default=None, help="seconds without audio before closing"
+    )
     p.add_argument("--no-keep-audio", action="store_true", help="count bytes only (long load runs)")
     p.add_argument("--no-compression", action="store_true", help="refuse permessage-deflate")
-    p.add_argument("--json", action="store_true", help="print one JSON line (URLs, properties) and nothing else")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line (URLs, properties) and nothing else",
+    )
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -60,7 +81,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-def extension_properties(emulator: SpatiusEmulator, config: EmulatorConfig, args: argparse.Namespace) -> dict[str, Any]:
+def extension_properties(
+    emulator: SpatiusEmulator, config: EmulatorConfig, args: argparse.Namespace
+) -> dict[str, Any]:
     """The property.json values that point the extension at this emulator."""
     params = {
         "spatius_api_key": next(iter(config.api_keys), DEFAULT_API_KEY),

@@ -86,10 +86,14 @@ class ConsoleHandler:
         )
         log.debug("session token request #%d -> %d", self._count, status)
         if refusal is not None:
-            return web.Response(body=refusal.body_bytes(), status=status, content_type="application/json")
+            return web.Response(
+                body=refusal.body_bytes(), status=status, content_type="application/json"
+            )
         return web.json_response(answer, status=status)
 
-    def _refusal(self, api_key: str | None, body: object, expire_at: object) -> se.HttpRefusal | None:
+    def _refusal(
+        self, api_key: str | None, body: object, expire_at: object
+    ) -> se.HttpRefusal | None:
         if not api_key or (self._config.api_keys and api_key not in self._config.api_keys):
             return se.TOKEN_INVALID_API_KEY
         if not isinstance(body, dict):

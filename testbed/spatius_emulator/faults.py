@@ -166,7 +166,11 @@ class FaultScript:
     def add(self, fault: TokenFault | ConnectionFault, which: Which = "next") -> None:
         if not (which in ("next", "every") or (isinstance(which, int) and which >= 1)):
             raise ValueError(f"which must be 'next', 'every' or a number >= 1, not {which!r}")
-        rules = self._token_rules if isinstance(fault, TokenRefusal | TokenDelay) else self._connection_rules
+        rules = (
+            self._token_rules
+            if isinstance(fault, TokenRefusal | TokenDelay)
+            else self._connection_rules
+        )
         with self._lock:
             rules.append(_Rule(fault, which))
 

@@ -60,8 +60,9 @@ class IngressHandler:
                 closed_by="server",
             )
             log.debug("connection #%d refused with %d", conn.index, refusal.status)
-            return web.Response(body=refusal.body_bytes(), status=refusal.status,
-                                content_type="application/json")
+            return web.Response(
+                body=refusal.body_bytes(), status=refusal.status, content_type="application/json"
+            )
 
         transport = request.transport
         if plan.read_delay_s and transport is not None:
@@ -172,22 +173,24 @@ class IngressSession:
         msg = await self._ws.receive()
         if msg.type != WSMsgType.BINARY:
             if msg.type == WSMsgType.TEXT:
-                await self._refuse_handshake(HandshakeError(
-                    se.CODE_INVALID_ARGUMENT,
-                    "failed during websocket handshake: expected binary protobuf message",
-                ))
+                await self._refuse_handshake(
+                    HandshakeError(
+                        se.CODE_INVALID_ARGUMENT,
+                        "failed during websocket handshake: expected binary protobuf message",
+                    )
+                )
             return False
         try:
             first = wire.parse(msg.data)
         except DecodeError:
-            await self._refuse_handshake(HandshakeError(
-                se.CODE_INVALID_ARGUMENT, "failed to unmarshal initial message"
-            ))
+            await self._refuse_handshake(
+                HandshakeError(se.CODE_INVALID_ARGUMENT, "failed to unmarshal initial message")
+            )
             return False
         if first.type != pb.MESSAGE_CLIENT_CONFIGURE_SESSION:
-            await self._refuse_handshake(HandshakeError(
-                se.CODE_INVALID_ARGUMENT, "expected ClientConfigureSession message"
-            ))
+            await self._refuse_handshake(
+                HandshakeError(se.CODE_INVALID_ARGUMENT, "expected ClientConfigureSession message")
+            )
             return False
         configure = first.client_configure_session
         self._record_configure(configure)
@@ -211,7 +214,9 @@ class IngressSession:
         return True
 
     def _record_configure(self, configure: pb.ClientConfigureSession) -> None:
-        audio_format = wire.AUDIO_FORMAT_NAMES.get(configure.audio_format, str(configure.audio_format))
+        audio_format = wire.AUDIO_FORMAT_NAMES.get(
+            configure.audio_format, str(configure.audio_format)
+        )
         egress_type = wire.EGRESS_TYPE_NAMES.get(configure.egress_type, str(configure.egress_type))
         agora = None
         if configure.HasField("agora_egress"):
@@ -240,7 +245,9 @@ class IngressSession:
         if configure.egress_type == pb.EGRESS_TYPE_AGORA:
             reason = self._agora_egress_problem(configure)
             if reason:
-                return HandshakeError(se.CODE_UNAUTHENTICATED, se.egress_unauthorized_message(reason))
+                return HandshakeError(
+                    se.CODE_UNAUTHENTICATED, se.egress_unauthorized_message(reason)
+                )
             return None
         if configure.egress_type == pb.EGRESS_TYPE_LIVEKIT:
             return HandshakeError(se.CODE_UNAVAILABLE, "egress client is not configured on server")
@@ -288,7 +295,9 @@ class IngressSession:
             if trigger.after_audio_messages is not None:
                 self._count_triggers.append(fault)
             if trigger.after_seconds is not None:
-                self._tasks.append(asyncio.create_task(self._fire_later(fault, trigger.after_seconds)))
+                self._tasks.append(
+                    asyncio.create_task(self._fire_later(fault, trigger.after_seconds))
+                )
 
         read_delay = self._plan.read_delay_s
         async for msg in self._ws:
@@ -399,7 +408,9 @@ class IngressSession:
     ) -> None:
         frame = wire.server_error(code, message, connection_id=self._connection_id, req_id=req_id)
         if await self._send(frame):
-            self._conn.add_error(SentError(time.monotonic(), code, message, req_id), handshake=handshake)
+            self._conn.add_error(
+                SentError(time.monotonic(), code, message, req_id), handshake=handshake
+            )
 
     async def _send(self, frame: bytes) -> bool:
         if self._closed_by or self._ws.closed:

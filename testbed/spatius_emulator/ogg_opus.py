@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 OPUS_GRANULE_RATE = 48000  # Ogg Opus granule positions always count 48 kHz samples
-_PAGE_HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, type, granule, serial, seq, crc, nsegs
+_PAGE_HEADER = struct.Struct(
+    "<4sBBqIIIB"
+)  # capture, version, type, granule, serial, seq, crc, nsegs
 _NO_PACKET_ENDS = -1  # granule of a page on which no packet completes
 _EOS_FLAG = 0x04
 
@@ -64,7 +66,9 @@ class OggPageReader:
         return pages
 
 
-def iter_packets(pages: list[OggPage], carry: bytearray | None = None) -> tuple[list[bytes], bytearray]:
+def iter_packets(
+    pages: list[OggPage], carry: bytearray | None = None
+) -> tuple[list[bytes], bytearray]:
     """Join page segments into packets; a packet may continue onto the next page."""
     packets: list[bytes] = []
     partial = carry if carry is not None else bytearray()

@@ -40,9 +40,7 @@ TOKEN_INVALID_API_KEY = _jsonapi_error(
 TOKEN_BILLING_REQUIRED = _jsonapi_error(
     402, "billing_required", "Payment required", "session denied: billing required"
 )
-TOKEN_APP_NOT_FOUND = _jsonapi_error(
-    404, "app_not_found", "Not found", "app id unrecognized"
-)
+TOKEN_APP_NOT_FOUND = _jsonapi_error(404, "app_not_found", "Not found", "app id unrecognized")
 
 
 def token_bad_request(reason: str) -> HttpRefusal:

@@ -110,7 +110,9 @@ class EmulatorThread:
         return self.emulator.stats_url
 
     # ---- waiting ------------------------------------------------------------------
-    def wait_for(self, predicate: Callable[[], T | Literal[False] | None], timeout: float = 5.0) -> T:
+    def wait_for(
+        self, predicate: Callable[[], T | Literal[False] | None], timeout: float = 5.0
+    ) -> T:
         """Block until `predicate()` is truthy; return its value (TimeoutError otherwise)."""
         return self.recording.wait_for(predicate, timeout)
 
@@ -128,6 +130,7 @@ class EmulatorThread:
 
     def wait_for_closed(self, count: int = 1, timeout: float = 5.0) -> list[ConnectionRecord]:
         """Block until `count` connections are closed; return the closed ones."""
+
         def closed() -> list[ConnectionRecord]:
             done = [c for c in self.recording.connections if c.closed]
             return done if len(done) >= count else []
@@ -136,6 +139,7 @@ class EmulatorThread:
 
     def wait_for_ended_requests(self, count: int = 1, timeout: float = 5.0) -> list[RequestRecord]:
         """Block until `count` requests (over all sessions) got their `end`; return them."""
+
         def ended() -> list[RequestRecord]:
             done = [r for s in self.recording.sessions for r in s.requests if r.ended]
             return done if len(done) >= count else []

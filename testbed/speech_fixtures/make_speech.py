@@ -67,7 +67,10 @@ def fixture_path(rate: int) -> Path:
 def synthesize(sentence: str, folder: Path) -> np.ndarray:
     """One sentence from espeak-ng, as float samples at MASTER_RATE, edges trimmed."""
     wav = folder / "sentence.wav"
-    subprocess.run(["espeak-ng", "-v", VOICE, "-s", str(WORDS_PER_MINUTE), "-w", str(wav), sentence], check=True)
+    subprocess.run(
+        ["espeak-ng", "-v", VOICE, "-s", str(WORDS_PER_MINUTE), "-w", str(wav), sentence],
+        check=True,
+    )
     samples, rate = sf.read(wav, dtype="float64")
     if rate != MASTER_RATE:
         raise RuntimeError(f"espeak-ng wrote {rate} Hz, expected {MASTER_RATE}")
@@ -75,7 +78,9 @@ def synthesize(sentence: str, folder: Path) -> np.ndarray:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def recording(text: tuple[tuple[str, float], ...], folder: Path) -> tuple[np.ndarray, list[tuple[float, float]]]:
+def recording(
+    text: tuple[tuple[str, float], ...], folder: Path
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The sentences joined with their pauses; also each pause as (start, end) seconds."""
     parts = [np.zeros(int(LEAD_S * MASTER_RATE))]
     pauses = []
@@ -112,8 +117,14 @@ def main() -> int:
         print(f"{path.name}: {len(fixture) / MASTER_RATE:.2f} s, {path.stat().st_size} bytes")
 
     ogg = ASSETS / "sample_speech.ogg"
-    sf.write(ogg, at_rate(sample, SAMPLE_RATE), SAMPLE_RATE, format="OGG", subtype="OPUS",
-             compression_level=SAMPLE_COMPRESSION)
+    sf.write(
+        ogg,
+        at_rate(sample, SAMPLE_RATE),
+        SAMPLE_RATE,
+        format="OGG",
+        subtype="OPUS",
+        compression_level=SAMPLE_COMPRESSION,
+    )
     cuts = [round((start + end) / 2, 3) for start, end in sample_pauses]
     facts = {
         "made_by": "testbed/speech_fixtures/make_speech.py",

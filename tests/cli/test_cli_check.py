@@ -48,7 +48,9 @@ def errors(lines: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["graph.json", "property.json", "convoai_avatar.json"])
-def test_shipped_examples_pass(env: dict[str, str], capsys: pytest.CaptureFixture[str], name: str) -> None:
+def test_shipped_examples_pass(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     code, lines = run_check(capsys, EXAMPLES / name)
     assert code == 0, "\n".join(lines)
     assert not errors(lines) and not [line for line in lines if line.startswith("WARN ")]
@@ -56,8 +58,11 @@ def test_shipped_examples_pass(env: dict[str, str], capsys: pytest.CaptureFixtur
     if HAVE_SCHEMAS and name != "convoai_avatar.json":
         assert "TEN schemas" in lines[-1]
     elif not HAVE_SCHEMAS:  # a clone alone: the note says where the schema files are
-        assert any(line.startswith("NOTE TEN schema check skipped: ") and "core/src/ten_rust/src/json_schema/data/" in line
-                   for line in lines)
+        assert any(
+            line.startswith("NOTE TEN schema check skipped: ")
+            and "core/src/ten_rust/src/json_schema/data/" in line
+            for line in lines
+        )
 
 
 def test_examples_show_the_same_avatar() -> None:
@@ -68,7 +73,10 @@ def test_examples_show_the_same_avatar() -> None:
     node = next(n for n in graph["nodes"] if n["addon"] == "spatius_avatar_python")
     avatar = convo["properties"]["avatar"]
     assert avatar["vendor"] == "spatius"
-    assert avatar["params"] == {**node["property"]["params"], "agora_channel": node["property"]["channel"]}
+    assert avatar["params"] == {
+        **node["property"]["params"],
+        "agora_channel": node["property"]["channel"],
+    }
 
 
 # One mistake per file, and the message that must name it.
@@ -80,7 +88,7 @@ BROKEN_CASES = {
     "bool_as_string.json": "dump: is a JSON string but manifest.json declares bool",
     "uid_zero.json": "params.agora_uid: '0' is not a non-zero 32-bit unsigned integer",
     # The fix extends the graph's own flush route of main_control instead of proposing a new block.
-    "no_flush_route.json": 'cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps '
+    "no_flush_route.json": "cmd flush is not routed to the avatar: when the user interrupts, the avatar keeps "
     'speaking. Fix: route flush to it: in the connection of main_control, add {"extension": "avatar"} to the dest '
     'of its cmd flush route: {"name": "flush", "dest": [{"extension": "llm"}, {"extension": "tts"}, {"extension": "avatar"}]}',
     "no_pcm_route.json": "no audio_frame pcm_frame is routed to the avatar",
@@ -101,18 +109,18 @@ BROKEN_CASES = {
     "app_graph_name_with_dash.json": "/ten/predefined_graphs/0/name: 'voice-assistant' does not match",
     # A region that cannot be one: the valid ones are named.
     "region_underscore.json": "avatar.params.region: 'us_west' is not a Spatius region name. Fix: use \"auto\" "
-    "(Spatius picks the nearest region when a session starts) or one of its regions: \"us-west\", "
-    "\"ap-northeast\", \"cn-beijing\"",
+    '(Spatius picks the nearest region when a session starts) or one of its regions: "us-west", '
+    '"ap-northeast", "cn-beijing"',
     # The avatar's token would be for another Agora project than the one the user's client joins.
     "appid_differs_from_rtc.json": "avatar.params.agora_appid: is '00112233445566778899aabbccddeeff' but agora_rtc "
     "(agora_rtc) joins the Agora project '0123456789abcdef0123456789abcdef': the avatar would publish into another "
-    'Agora project, where the user\'s client never sees it. Fix: use agora_rtc\'s Agora project: write '
+    "Agora project, where the user's client never sees it. Fix: use agora_rtc's Agora project: write "
     '"${env:AGORA_APP_ID|}" there, as agora_rtc does',
     "two_avatars_one_uid.json": "avatar_2.params.agora_uid: 2001 is also the UID of the avatar node avatar in the same "
-    'channel: two publishers with one UID push each other out of the channel, so only one avatar is ever seen. '
+    "channel: two publishers with one UID push each other out of the channel, so only one avatar is ever seen. "
     'Fix: give avatar_2 its own UID, e.g. "2002"',
     # A misspelt node is named as such, and the fix replaces the name instead of keeping it.
-    "route_to_missing_node.json": 'ERROR tts -> avtar wiring: the audio_frame pcm_frame route in the connection of '
+    "route_to_missing_node.json": "ERROR tts -> avtar wiring: the audio_frame pcm_frame route in the connection of "
     'tts names "avtar" in its dest, which is not a node of this graph, so that route carries nothing (a typo of '
     '"avatar"?). Fix: in the connection of tts, write {"extension": "avatar"} instead of {"extension": "avtar"}',
 }
@@ -123,10 +131,16 @@ def test_every_broken_file_has_a_case() -> None:
     assert sorted(p.name for p in BROKEN.glob("*.json")) == sorted(BROKEN_CASES)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.ten_schemas) if name in NEEDS_SCHEMAS else name for name in sorted(BROKEN_CASES)
-])
-def test_broken_file_fails_with_its_own_message(env: dict[str, str], capsys: pytest.CaptureFixture[str], name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.ten_schemas) if name in NEEDS_SCHEMAS else name
+        for name in sorted(BROKEN_CASES)
+    ],
+)
+def test_broken_file_fails_with_its_own_message(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     code, lines = run_check(capsys, BROKEN / name)
     assert code == 1
     found = errors(lines)
@@ -136,7 +150,9 @@ def test_broken_file_fails_with_its_own_message(env: dict[str, str], capsys: pyt
     assert lines[-1].startswith(f"FAILED {BROKEN / name}: 1 problem(s)")
 
 
-def test_unset_secret_names_the_variable_to_set(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unset_secret_names_the_variable_to_set(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("SPATIUS_API_KEY")
     code, lines = run_check(capsys, EXAMPLES / "graph.json")
     assert code == 1
@@ -146,7 +162,9 @@ def test_unset_secret_names_the_variable_to_set(env: dict[str, str], monkeypatch
     ]
 
 
-def test_env_file_supplies_the_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_file_supplies_the_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     env_file = tmp_path / ".env"
@@ -156,7 +174,9 @@ def test_env_file_supplies_the_variables(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert code == 0, "\n".join(out)
 
 
-def test_secret_values_are_masked(env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_secret_values_are_masked(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # A copy-paste slip puts the API key's placeholder on agora_uid, whose error echoes the value.
     graph = json.loads((EXAMPLES / "graph.json").read_text())
     avatar = next(n for n in graph["nodes"] if n["name"] == "avatar")
@@ -165,7 +185,9 @@ def test_secret_values_are_masked(env: dict[str, str], tmp_path: Path, capsys: p
     path.write_text(json.dumps(graph))
     code, lines = run_check(capsys, path)
     assert code == 1
-    assert any(line.startswith("ERROR avatar.params.agora_uid: '****' is not") for line in lines), "\n".join(lines)
+    assert any(line.startswith("ERROR avatar.params.agora_uid: '****' is not") for line in lines), (
+        "\n".join(lines)
+    )
     assert SECRET_API_KEY not in "\n".join(lines)
 
 
@@ -178,19 +200,25 @@ def test_without_schemas_the_schema_check_is_skipped_and_the_rest_runs(
     assert "44100 Hz is not supported with ogg_opus" in errors(lines)[0]
 
 
-def test_graph_option_refuses_a_property_file(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_graph_option_refuses_a_property_file(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, lines = run_check(capsys, "--graph", BROKEN / "uid_zero.json")
     assert code == 1
     assert "no graph found" in errors(lines)[0]
 
 
-def test_node_option_names_the_avatar(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_node_option_names_the_avatar(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, lines = run_check(capsys, "--graph", EXAMPLES / "graph.json", "--node", "missing_node")
     assert code == 1
     assert "no avatar node named 'missing_node' in the graph" in errors(lines)[0]
 
 
-def test_unreadable_input_is_a_clear_problem(env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_input_is_a_clear_problem(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     code, lines = run_check(capsys, bad)
@@ -208,10 +236,24 @@ def test_help_describes_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 def test_runs_as_a_module(tmp_path: Path) -> None:
     environ = {**os.environ, **ENV}
     command = [sys.executable, "-m", "spatius_avatar_python", "check"]
-    good = subprocess.run([*command, "examples/graph.json"], cwd=REPO, env=environ, capture_output=True, text=True, timeout=60)
+    good = subprocess.run(
+        [*command, "examples/graph.json"],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.splitlines()[-1].startswith("OK examples/graph.json")
-    bad = subprocess.run([*command, str(BROKEN / "uid_zero.json")], cwd=REPO, env=environ, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*command, str(BROKEN / "uid_zero.json")],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert "params.agora_uid: '0' is not a non-zero 32-bit unsigned integer" in bad.stdout
 
@@ -226,7 +268,14 @@ def test_the_cli_is_the_inner_package_and_needs_no_ten_runtime(tmp_path: Path) -
         "runpy.run_module('spatius_avatar_python', run_name='__main__')\n"
     )
     environ = {key: value for key, value in {**os.environ, **ENV}.items() if key != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environ, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("OK examples/graph.json")
     assert "ten_runtime" not in done.stderr

@@ -32,8 +32,19 @@ def read_properties(process: subprocess.Popen[str]) -> tuple[str, dict]:
     return banner, json.loads(text)
 
 
-def test_emulator_prints_working_properties_and_stops_on_ctrl_c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    command = [sys.executable, "-m", "spatius_avatar_python", "emulator", "--port", "0", "--uid", "2002"]
+def test_emulator_prints_working_properties_and_stops_on_ctrl_c(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "spatius_avatar_python",
+        "emulator",
+        "--port",
+        "0",
+        "--uid",
+        "2002",
+    ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         banner, properties = read_properties(process)

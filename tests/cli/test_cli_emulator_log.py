@@ -73,11 +73,18 @@ async def test_refusals_are_told_with_the_services_reason_and_no_secret(emulator
     await bad_rate.init()
     with pytest.raises(Exception):
         await bad_rate.start()
-    await asyncio.to_thread(emulator.wait_for, lambda: emulator.recording.connections and emulator.recording.connections[0].handshake_error)
+    await asyncio.to_thread(
+        emulator.wait_for,
+        lambda: (
+            emulator.recording.connections and emulator.recording.connections[0].handshake_error
+        ),
+    )
     log.poll()
     text = "\n".join(lines)
-    assert "refused a session token request: HTTP 401 'the API key is missing, revoked or unknown' " \
-           "(the API key is not one the emulator accepts (its --api-key))" in text
+    assert (
+        "refused a session token request: HTTP 401 'the API key is missing, revoked or unknown' "
+        "(the API key is not one the emulator accepts (its --api-key))" in text
+    )
     assert "refused session #1 at the handshake: code " in text and "11025" in text
     assert wrong_key not in text and emulator.api_key not in text
 
@@ -103,21 +110,55 @@ def wait_until(predicate, what: str) -> None:
 @pytest.mark.parametrize("quiet", [False, True])
 def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
     props = tmp_path / "emulator_avatar.json"
-    command = [sys.executable, "-m", "spatius_avatar_python", "emulator", "--write-property", str(props)]
-    emulator = subprocess.Popen(command + (["--quiet"] if quiet else []), cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "spatius_avatar_python",
+        "emulator",
+        "--write-property",
+        str(props),
+    ]
+    emulator = subprocess.Popen(
+        command + (["--quiet"] if quiet else []),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     reader = read_lines(emulator, lines)
     try:
-        wait_until(lambda: any(line.startswith("Written to ") for line in lines), "the property file")
+        wait_until(
+            lambda: any(line.startswith("Written to ") for line in lines), "the property file"
+        )
         # The command to run next, as this one was run (run.py names itself: test_cli_from_anywhere).
-        assert f"  python -m spatius_avatar_python stream --property {props}   (the built-in sample, or add a file)" in lines
-        stream = subprocess.run([sys.executable, "-m", "spatius_avatar_python", "stream", "--property", str(props),
-                                 "--pace", "20"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
+        assert (
+            f"  python -m spatius_avatar_python stream --property {props}   (the built-in sample, or add a file)"
+            in lines
+        )
+        stream = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "spatius_avatar_python",
+                "stream",
+                "--property",
+                str(props),
+                "--pace",
+                "20",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
         assert stream.returncode == 0, stream.stdout + stream.stderr
         assert "Spatius accepted 11.7 s of audio as one request" in stream.stdout
         if not quiet:
-            wait_until(lambda: any("ended, 11.67 s of audio" in line for line in lines), "the request's end")
+            wait_until(
+                lambda: any("ended, 11.67 s of audio" in line for line in lines),
+                "the request's end",
+            )
     finally:
         emulator.terminate()
         emulator.wait(TIMEOUT_S)
@@ -126,8 +167,10 @@ def test_emulator_and_stream_together(tmp_path: Path, quiet: bool) -> None:
     if quiet:
         assert told == []
     else:
-        assert told[0].startswith("session #1 accepted: avatar 'emulator-avatar', ogg_opus at 24000 Hz, "
-                                  "Agora channel 'ten_agent_test' as uid 2001")
+        assert told[0].startswith(
+            "session #1 accepted: avatar 'emulator-avatar', ogg_opus at 24000 Hz, "
+            "Agora channel 'ten_agent_test' as uid 2001"
+        )
         assert told[1].startswith("session #1: request ") and told[1].endswith(" begins")
         assert told[2] == told[1].replace(" begins", " ended, 11.67 s of audio")
         assert told[-1] == "session #1 closed by the client (code 1000)"

@@ -34,8 +34,14 @@ def alive(pid: int) -> bool:
 
 
 def start(command: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(RUN_PY), *command], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(RUN_PY), *command],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for_line(process: subprocess.Popen[str], text: str) -> list[str]:
@@ -51,14 +57,21 @@ def wait_for_line(process: subprocess.Popen[str], text: str) -> list[str]:
     raise AssertionError(f"never printed {text!r}: {''.join(seen)}")
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
-@pytest.mark.parametrize(("command", "ready", "sig", "code"), [
-    (["emulator", "--quiet"], "Spatius emulator listening on", signal.SIGTERM, 143),
-    (["emulator", "--quiet"], "Spatius emulator listening on", signal.SIGINT, 130),
-    (["demo", "--pace", "0.5"], "TTS: utterance 1 starts", signal.SIGINT, 130),
-    (["demo", "--pace", "0.5"], "TTS: utterance 1 starts", signal.SIGTERM, 143),
-])
-def test_the_signal_reaches_the_command_and_nothing_is_left(command: list[str], ready: str, sig: int, code: int) -> None:
+@pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)"
+)
+@pytest.mark.parametrize(
+    ("command", "ready", "sig", "code"),
+    [
+        (["emulator", "--quiet"], "Spatius emulator listening on", signal.SIGTERM, 143),
+        (["emulator", "--quiet"], "Spatius emulator listening on", signal.SIGINT, 130),
+        (["demo", "--pace", "0.5"], "TTS: utterance 1 starts", signal.SIGINT, 130),
+        (["demo", "--pace", "0.5"], "TTS: utterance 1 starts", signal.SIGTERM, 143),
+    ],
+)
+def test_the_signal_reaches_the_command_and_nothing_is_left(
+    command: list[str], ready: str, sig: int, code: int
+) -> None:
     process = start(command)
     try:
         wait_for_line(process, ready)
@@ -76,7 +89,7 @@ def test_the_signal_reaches_the_command_and_nothing_is_left(command: list[str], 
         assert "Spatius emulator stopped" in out
 
 
-PROBE = r'''
+PROBE = r"""
 import signal, sys, time
 count = 0
 def on_sigint(number, frame):
@@ -88,16 +101,19 @@ while count == 0:
     time.sleep(0.01)
 time.sleep(1.0)  # a second SIGINT would arrive meanwhile
 print(f"probe got {count} SIGINT", flush=True)
-'''
-HARNESS = r'''
+"""
+HARNESS = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
 import run
 sys.exit(run.run_child([sys.executable, "-c", sys.argv[2]]))
-'''
+"""
 
 
-@pytest.mark.skipif(not hasattr(signal, "sigtimedwait"), reason="the terminal case is told apart with sigtimedwait (Linux)")
+@pytest.mark.skipif(
+    not hasattr(signal, "sigtimedwait"),
+    reason="the terminal case is told apart with sigtimedwait (Linux)",
+)
 def test_ctrl_c_in_a_terminal_reaches_the_command_once() -> None:
     # run.py and its child share the terminal's foreground process group, so the terminal
     # sends both the Ctrl-C: run.py must not send the child a second one.
@@ -131,8 +147,13 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_once() -> None:
 
 
 def test_a_signal_sent_to_run_py_alone_is_forwarded_once(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-c", HARNESS, str(REPO), PROBE], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, str(REPO), PROBE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert process.stdout.readline().strip() == "probe ready"
         os.kill(process.pid, signal.SIGINT)

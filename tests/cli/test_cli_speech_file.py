@@ -35,7 +35,9 @@ def test_the_built_in_sample_is_small_speech_in_three_utterances() -> None:
         assert np.abs(mono[start - 7200 : start + 7200]).max() < 200
     # The fixed cuts sit in pauses: the energy-based cuts land within 0.15 s of them.
     found = split_at_pauses(speech.mono(), speech.sample_rate)
-    assert [start for start, _ in found[1:]] == pytest.approx([s for s, _ in bounds[1:]], abs=0.15 * 24000)
+    assert [start for start, _ in found[1:]] == pytest.approx(
+        [s for s, _ in bounds[1:]], abs=0.15 * 24000
+    )
 
 
 def test_a_file_without_pauses_is_still_cut_into_three() -> None:
@@ -67,10 +69,15 @@ def test_a_file_that_is_not_audio_says_which_formats_work(tmp_path: Path) -> Non
 def test_the_sample_and_the_fixtures_are_made_by_the_projects_own_script() -> None:
     # No third-party recording: the sample's text is the one the script synthesizes, and the
     # assets carry no licence notice of someone else's audio.
-    script = (Path(__file__).resolve().parents[2] / "testbed" / "speech_fixtures" / "make_speech.py").read_text()
+    script = (
+        Path(__file__).resolve().parents[2] / "testbed" / "speech_fixtures" / "make_speech.py"
+    ).read_text()
     facts = json.loads(SAMPLE_FACTS_FILE.read_text())
     for sentence in facts["text"]:
         assert json.dumps(sentence) in script
     assert re.search(r'"espeak-ng", "-v"', script)
     assert sorted(p.name for p in SAMPLE_FILE.parent.iterdir() if p.name != "__pycache__") == [
-        "README.md", "sample_speech.json", "sample_speech.ogg"]
+        "README.md",
+        "sample_speech.json",
+        "sample_speech.ogg",
+    ]

@@ -37,12 +37,23 @@ def property_file(tmp_path: Path, emulator, **params: str) -> Path:
 
 
 def endpoint_flags(emulator) -> list[str]:
-    return ["--console-url", emulator.console_url, "--ingress-url", emulator.ingress_url, "--pace", "20"]
+    return [
+        "--console-url",
+        emulator.console_url,
+        "--ingress-url",
+        emulator.ingress_url,
+        "--pace",
+        "20",
+    ]
 
 
 @pytest.mark.parametrize("audio_format", ["pcm_s16le", "ogg_opus"])
 def test_stream_sends_the_whole_file_at_the_session_rate(
-    emulator, speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], audio_format: str
+    emulator,
+    speech_wav: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    audio_format: str,
 ) -> None:
     props = property_file(tmp_path, emulator, audio_format=audio_format)
     code = main(["stream", str(speech_wav), "--property", str(props), *endpoint_flags(emulator)])
@@ -70,9 +81,14 @@ def test_stream_with_a_refused_api_key_says_which_setting_to_fix(
     code = main(["stream", str(speech_wav), "--property", str(props), *endpoint_flags(emulator)])
     text = capsys.readouterr().out
     assert code == 1, text
-    assert "Failed while getting a session token from the Spatius console: sessionTokenExpired" in text
+    assert (
+        "Failed while getting a session token from the Spatius console: sessionTokenExpired" in text
+    )
     # The key was given in the property file, so the fix points there, not at an env variable.
-    assert f"Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key comes from {props})." in text
+    assert (
+        f"Fix: check params.spatius_api_key (the console refused it) (params.spatius_api_key comes from {props})."
+        in text
+    )
     assert "SPATIUS_API_KEY" not in text
     assert wrong_key not in text
     assert emulator.recording.sessions == []  # no session was opened
@@ -92,19 +108,27 @@ def test_stream_with_a_configuration_that_cannot_work_is_a_usage_error(
     emulator, speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     props = property_file(tmp_path, emulator, agora_uid="")
-    assert main(["stream", str(speech_wav), "--property", str(props), *endpoint_flags(emulator)]) == 2
+    assert (
+        main(["stream", str(speech_wav), "--property", str(props), *endpoint_flags(emulator)]) == 2
+    )
     text = capsys.readouterr().out
     assert "params.agora_uid: missing Agora UID" in text
     assert emulator.api_key not in text
 
 
-def test_stream_needs_both_endpoint_flags(speech_wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stream_needs_both_endpoint_flags(
+    speech_wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["stream", str(speech_wav), "--console-url", "http://127.0.0.1:9/v1/console"]) == 2
     assert "both --console-url and --ingress-url" in capsys.readouterr().out
 
 
 def test_a_key_from_the_environment_names_its_variable(
-    emulator, speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    emulator,
+    speech_wav: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     props = emulator.extension_properties()
     del props["params"]["spatius_api_key"]  # property.json's ${env:SPATIUS_API_KEY|} applies
@@ -119,17 +143,28 @@ def test_a_key_from_the_environment_names_its_variable(
 
 
 def test_a_bad_given_token_is_blamed_on_the_token_not_the_environment(
-    emulator, speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    emulator,
+    speech_wav: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AGORA_APP_ID", "ffffffffffffffffffffffffffffffff")
     bad_token = "007eJxTYBBbadtokenvalue000000"
-    path = property_file(tmp_path, emulator, agora_token=bad_token, agora_appcert="", agora_channel="room_9")
+    path = property_file(
+        tmp_path, emulator, agora_token=bad_token, agora_appcert="", agora_channel="room_9"
+    )
     code = main(["stream", str(speech_wav), "--property", str(path), *endpoint_flags(emulator)])
     text = capsys.readouterr().out
     assert code == 1, text
-    assert "Failed while completing the session handshake with Spatius: invalidEgressConfig (fatal" in text
-    assert ("Fix: check params.agora_token: it must be a valid RTC token for channel 'room_9' and uid "
-            f"{emulator.agora_uid}") in text
+    assert (
+        "Failed while completing the session handshake with Spatius: invalidEgressConfig (fatal"
+        in text
+    )
+    assert (
+        "Fix: check params.agora_token: it must be a valid RTC token for channel 'room_9' and uid "
+        f"{emulator.agora_uid}"
+    ) in text
     assert f"params.agora_token comes from {path}" in text
     assert "AGORA_APP_ID" not in text and bad_token not in text
 
@@ -155,13 +190,17 @@ def test_connected_is_told_when_it_happens_and_telemetry_is_off(
         return await real_stream_file(config, speech, **{**kwargs, "progress": recording_progress})
 
     monkeypatch.setattr(stream_command, "stream_file", watching)
-    path = property_file(tmp_path, emulator)  # the emulator's properties say telemetry "off"; try "on"
+    path = property_file(
+        tmp_path, emulator
+    )  # the emulator's properties say telemetry "off"; try "on"
     props = json.loads(path.read_text())
     props["telemetry"] = "on"
     path.write_text(json.dumps(props))
     # No audio file: the built-in sample.
     assert main(["stream", "--property", str(path), *endpoint_flags(emulator)]) == 0
     assert seen_config["telemetry"] == "off"
-    assert told_at and told_at[0] <= 100  # printed before the first frames went out, not after the file
+    assert (
+        told_at and told_at[0] <= 100
+    )  # printed before the first frames went out, not after the file
     (request,) = emulator.wait_for_ended_requests(1)
     assert request.duration_s == pytest.approx(11.67, abs=0.05)

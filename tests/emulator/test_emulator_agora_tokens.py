@@ -34,7 +34,12 @@ def expired_token() -> str:
 
 
 def check(token: str, **overrides: Any) -> None:
-    args: dict[str, Any] = {"app_id": APP_ID, "app_cert": CERT, "channel_name": CHANNEL, "uid": UID} | overrides
+    args: dict[str, Any] = {
+        "app_id": APP_ID,
+        "app_cert": CERT,
+        "channel_name": CHANNEL,
+        "uid": UID,
+    } | overrides
     verify_publisher_token(token, **args)
 
 
@@ -104,7 +109,9 @@ async def test_sdk_session_with_bad_token_is_invalid_egress_config(emulator, tok
         await start_with_token(emulator, token())
     error = raised.value
     assert (error.code, error.phase, error.server_code) == (
-        Code.invalidEgressConfig, "websocket_handshake", "16"
+        Code.invalidEgressConfig,
+        "websocket_handshake",
+        "16",
     )
     assert error.server_detail.startswith("unauthorized")
 

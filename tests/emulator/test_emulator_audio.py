@@ -12,6 +12,7 @@ from speech_fixtures import speech_pcm
 
 pytestmark = pytest.mark.usefixtures("sdk_telemetry_off")
 
+
 def speech(rate: int, seconds: float) -> bytes:
     return speech_pcm(rate, seconds)
 

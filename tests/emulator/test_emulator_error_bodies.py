@@ -11,19 +11,29 @@ import pytest
 from spatius_emulator.pytest_plugin import TEST_API_KEY, TEST_APP_ID
 
 
-async def raw_upgrade(emulator, session_token: str, avatar_id: str = "any-avatar") -> tuple[int, bytes]:
+async def raw_upgrade(
+    emulator, session_token: str, avatar_id: str = "any-avatar"
+) -> tuple[int, bytes]:
     url = emulator.ingress_url.replace("ws", "http", 1) + f"/websocket?id={avatar_id}"
-    headers = {"X-App-ID": TEST_APP_ID, "X-Session-Key": session_token, "Connection": "Upgrade",
-               "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    headers = {
+        "X-App-ID": TEST_APP_ID,
+        "X-Session-Key": session_token,
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
         return response.status, await response.read()
 
 
 async def raw_token_request(emulator, api_key: str, body: dict) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as http, http.post(
-        emulator.console_url + "/session-tokens", headers={"X-Api-Key": api_key}, json=body
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            emulator.console_url + "/session-tokens", headers={"X-Api-Key": api_key}, json=body
+        ) as response,
+    ):
         return response.status, await response.read()
 
 

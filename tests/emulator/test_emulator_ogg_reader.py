@@ -13,7 +13,10 @@ RATE = 16000
 
 def encode(pcm: bytes) -> bytes:
     encoder = OggOpusStreamEncoder(
-        sample_rate=RATE, bitrate=0, frame_duration_ms=20, application="voip",
+        sample_rate=RATE,
+        bitrate=0,
+        frame_duration_ms=20,
+        application="voip",
         collect_encoded_output=False,
     )
     return encoder.encode(pcm, end=True).payload

@@ -96,4 +96,9 @@ def test_cli_prints_urls_and_extension_properties():
     assert props["console_endpoint_url"] in lines[1]
     assert props["ingress_endpoint_url"] in lines[2]
     assert props["params"]["spatius_api_key"] == "k1"
-    assert set(props["params"]) >= {"spatius_app_id", "spatius_avatar_id", "agora_appid", "agora_appcert"}
+    assert set(props["params"]) >= {
+        "spatius_app_id",
+        "spatius_avatar_id",
+        "agora_appid",
+        "agora_appcert",
+    }

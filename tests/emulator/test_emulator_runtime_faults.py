@@ -46,7 +46,11 @@ async def test_billing_errors_after_n_audio_messages(emulator, code, expected):
     await send_until_closed(session, events)
 
     (error,) = events.errors  # a normal close follows: no connectionClosed on top
-    assert (error.code, error.phase, error.server_code) == (expected, "websocket_runtime", str(code))
+    assert (error.code, error.phase, error.server_code) == (
+        expected,
+        "websocket_runtime",
+        str(code),
+    )
     assert error.req_id  # the request that was running
     (conn,) = await asyncio.to_thread(emulator.wait_for_closed, 1)
     assert conn.audio_messages >= 3 and conn.errors_sent[0].code == code
@@ -117,7 +121,9 @@ async def test_close_1011_is_connection_closed_with_its_code(emulator):
     await asyncio.wait_for(events.closed.wait(), 5)
     (error,) = events.errors
     assert (error.code, error.close_code, error.close_reason) == (
-        Code.connectionClosed, 1011, "internal error"
+        Code.connectionClosed,
+        1011,
+        "internal error",
     )
     (conn,) = await asyncio.to_thread(emulator.wait_for_closed, 1)
     assert (conn.closed_by, conn.close_code) == ("server", 1011)

@@ -131,7 +131,11 @@ async def test_session_token_from_another_console_is_invalid(emulator, emulator_
 async def test_scripted_handshake_errors(emulator, code, expected):
     emulator.faults.handshake_error(code)
     error = await start_error(emulator)
-    assert (error.code, error.phase, error.server_code) == (expected, "websocket_handshake", str(code))
+    assert (error.code, error.phase, error.server_code) == (
+        expected,
+        "websocket_handshake",
+        str(code),
+    )
     (conn,) = emulator.recording.connections
     assert conn.handshake_error.code == code and conn.connection_id is None
 

@@ -47,7 +47,9 @@ def test_an_app_created_on_one_thread_cannot_run_on_another():
     assert not thread.is_alive()
     (error,) = errors
     assert isinstance(error, AppThreadError)
-    assert "Access object across threads" in str(error) and "Create the App inside the thread" in str(error)
+    assert "Access object across threads" in str(
+        error
+    ) and "Create the App inside the thread" in str(error)
     assert not app.inited.is_set()  # nothing of the app ran
 
 

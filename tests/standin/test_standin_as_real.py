@@ -49,13 +49,19 @@ def typed_extension(monkeypatch: pytest.MonkeyPatch) -> str:
     try:
         from ten_runtime import standin  # noqa: F401
     except ImportError:
-        app = Path(ten_runtime.__file__).resolve().parents[5]  # <app>/ten_packages/system/ten_runtime_python/interface/ten_runtime
+        app = (
+            Path(ten_runtime.__file__).resolve().parents[5]
+        )  # <app>/ten_packages/system/ten_runtime_python/interface/ten_runtime
         target = app / "ten_packages" / "extension" / TYPED_EXTENSION.name
         if not target.exists():
             shutil.copytree(TYPED_EXTENSION, target, ignore=shutil.ignore_patterns("__pycache__"))
     else:
-        monkeypatch.setenv("TEN_STANDIN_EXTENSION_PATH", os.pathsep.join(
-            filter(None, [str(TYPED_EXTENSION), os.environ.get("TEN_STANDIN_EXTENSION_PATH")])))
+        monkeypatch.setenv(
+            "TEN_STANDIN_EXTENSION_PATH",
+            os.pathsep.join(
+                filter(None, [str(TYPED_EXTENSION), os.environ.get("TEN_STANDIN_EXTENSION_PATH")])
+            ),
+        )
     return TYPED_EXTENSION.name
 
 
@@ -241,7 +247,12 @@ def test_the_imports_of_ten_ai_base_work():
     from ten_runtime.cmd_result import CmdResult as ResultFromModule, StatusCode as CodeFromModule
     from ten_runtime.video_frame import VideoFrame  # noqa: F401
 
-    assert (CmdFromModule, ResultFromModule, CodeFromModule, FromModule) == (Cmd, CmdResult, StatusCode, AsyncTenEnv)
+    assert (CmdFromModule, ResultFromModule, CodeFromModule, FromModule) == (
+        Cmd,
+        CmdResult,
+        StatusCode,
+        AsyncTenEnv,
+    )
 
 
 # -- 2, 3 and 4: what ends the process, run in a process of its own ----------------------------
@@ -309,10 +320,18 @@ FATAL_SCRIPT = textwrap.dedent(
 
 def run_in_own_process(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "fatal_session.py"
-    script.write_text(FATAL_SCRIPT.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR)))
+    script.write_text(
+        FATAL_SCRIPT.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR))
+    )
     env = dict(os.environ, TEN_STANDIN_FATAL_EXIT="1")
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=str(tmp_path))
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=str(tmp_path),
+    )
 
 
 def test_an_exception_escaping_on_cmd_ends_the_process_before_any_result(tmp_path):

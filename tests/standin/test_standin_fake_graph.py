@@ -52,27 +52,53 @@ ECHO_API = {
 
 def echo_graph(avatar_addon: str, tts_property: dict, main_property: dict | None = None) -> dict:
     nodes = [
-        {"type": "extension", "name": "tts", "addon": "fake_tts", "extension_group": "tts",
-         "property": tts_property},
-        {"type": "extension", "name": "avatar", "addon": avatar_addon, "extension_group": "avatar",
-         "property": {}},
+        {
+            "type": "extension",
+            "name": "tts",
+            "addon": "fake_tts",
+            "extension_group": "tts",
+            "property": tts_property,
+        },
+        {
+            "type": "extension",
+            "name": "avatar",
+            "addon": avatar_addon,
+            "extension_group": "avatar",
+            "property": {},
+        },
         {"type": "extension", "name": "sink", "addon": "fake_sink", "property": {}},
         the_tester_node(),  # the tester only watches the records: no connections to it
     ]
     connections = [
-        {"extension": "tts",  # forward form
-         "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar"}]}],
-         "data": [{"names": ["tts_audio_start", "tts_audio_end"], "dest": [{"extension": "avatar"}]}]},
-        {"extension": "sink",  # backward form
-         "audio_frame": [{"name": "pcm_frame", "source": [{"extension": "avatar"}]}],
-         "data": [{"name": "metrics", "source": [{"extension": "avatar"}]}],
-         "cmd": [{"name": "flush", "source": [{"extension": "avatar"}]}]},
+        {
+            "extension": "tts",  # forward form
+            "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar"}]}],
+            "data": [
+                {"names": ["tts_audio_start", "tts_audio_end"], "dest": [{"extension": "avatar"}]}
+            ],
+        },
+        {
+            "extension": "sink",  # backward form
+            "audio_frame": [{"name": "pcm_frame", "source": [{"extension": "avatar"}]}],
+            "data": [{"name": "metrics", "source": [{"extension": "avatar"}]}],
+            "cmd": [{"name": "flush", "source": [{"extension": "avatar"}]}],
+        },
     ]
     if main_property is not None:
-        nodes.append({"type": "extension", "name": "main", "addon": "fake_main_control",
-                      "property": main_property})
-        connections.append({"extension": "main", "cmd": [
-            {"name": "flush", "dest": [{"extension": "avatar"}, {"extension": "tts"}]}]})
+        nodes.append(
+            {
+                "type": "extension",
+                "name": "main",
+                "addon": "fake_main_control",
+                "property": main_property,
+            }
+        )
+        connections.append(
+            {
+                "extension": "main",
+                "cmd": [{"name": "flush", "dest": [{"extension": "avatar"}, {"extension": "tts"}]}],
+            }
+        )
     return {"nodes": nodes, "connections": connections}
 
 
@@ -83,12 +109,31 @@ def sink_metrics(records) -> list[dict]:
 def test_tts_audio_flows_through_the_avatar_to_the_sink_exactly(make_extension):
     avatar = make_extension("echo_avatar", ECHO_AVATAR, api=ECHO_API)
     tts = {
-        "session_id": "s-1", "pace": 0, "pause_ms": 50,
+        "session_id": "s-1",
+        "pace": 0,
+        "pause_ms": 50,
         "utterances": [
-            {"request_id": "r1", "turn_id": 1, "pcm_file": str(SPEECH_24K), "offset_ms": 1000,
-             "max_ms": 300, "sample_rate": 24000, "channels": 1, "frame_ms": 20, "odd_frames": True},
-            {"request_id": "r2", "turn_id": 2, "tone_hz": 440, "duration_ms": 200,
-             "sample_rate": 16000, "channels": 2, "frame_ms": 10, "end_reason": 3},
+            {
+                "request_id": "r1",
+                "turn_id": 1,
+                "pcm_file": str(SPEECH_24K),
+                "offset_ms": 1000,
+                "max_ms": 300,
+                "sample_rate": 24000,
+                "channels": 1,
+                "frame_ms": 20,
+                "odd_frames": True,
+            },
+            {
+                "request_id": "r2",
+                "turn_id": 2,
+                "tone_hz": 440,
+                "duration_ms": 200,
+                "sample_rate": 16000,
+                "channels": 2,
+                "frame_ms": 10,
+                "end_reason": 3,
+            },
         ],
     }
     outcome = run_graph_until(echo_graph(avatar, tts), lambda r: len(sink_metrics(r)) == 2)
@@ -105,7 +150,8 @@ def test_tts_audio_flows_through_the_avatar_to_the_sink_exactly(make_extension):
         mine = [f for f in frames if f.properties["metadata"]["utterance"] == utterance]
         assert b"".join(f.buf for f in mine) == pcm
         assert [len(f.buf) for f in mine] == list(
-            frame_sizes(len(pcm), 960 if utterance == 0 else 640, odd=utterance == 0))
+            frame_sizes(len(pcm), 960 if utterance == 0 else 640, odd=utterance == 0)
+        )
     first = frames[0]
     assert (first.sample_rate, first.number_of_channels, first.bytes_per_sample) == (24000, 1, 2)
     assert len(first.buf) % 2 == 1  # odd frames arrive as sent
@@ -115,17 +161,26 @@ def test_tts_audio_flows_through_the_avatar_to_the_sink_exactly(make_extension):
     assert first.source == "avatar"
     stereo = next(f for f in frames if f.properties["metadata"]["utterance"] == 1)
     assert (stereo.sample_rate, stereo.number_of_channels) == (16000, 2)
-    assert [(m["id"], m["metrics"]["reason"], m["metrics"]["audio_ms"]) for m in sink_metrics(registry)] == [
-        ("r1", 1, 300), ("r2", 3, 200)]
+    assert [
+        (m["id"], m["metrics"]["reason"], m["metrics"]["audio_ms"]) for m in sink_metrics(registry)
+    ] == [("r1", 1, 300), ("r2", 3, 200)]
     assert [d.name for d in registry.node("tts").sent_data] == [
-        "tts_audio_start", "tts_audio_end", "tts_audio_start", "tts_audio_end"]
+        "tts_audio_start",
+        "tts_audio_end",
+        "tts_audio_start",
+        "tts_audio_end",
+    ]
     assert standin.undeclared_messages(standin.last_run(), avatar) == []
 
 
 def test_main_control_flush_interrupts_the_tts_and_reaches_the_sink(make_extension):
     avatar = make_extension("echo_flush", ECHO_AVATAR, api=ECHO_API)
-    tts = {"pace": 1.0, "utterances": [
-        {"request_id": "long", "tone_hz": 300, "duration_ms": 10000, "sample_rate": 24000}]}
+    tts = {
+        "pace": 1.0,
+        "utterances": [
+            {"request_id": "long", "tone_hz": 300, "duration_ms": 10000, "sample_rate": 24000}
+        ],
+    }
     main = {"flush_after_tts_frames": {"tts": "tts", "utterance": 0, "frames": 5}}
     outcome = run_graph_until(
         echo_graph(avatar, tts, main),
@@ -143,9 +198,14 @@ def test_main_control_flush_interrupts_the_tts_and_reaches_the_sink(make_extensi
 
 def test_tts_pace_follows_an_absolute_schedule(make_extension):
     avatar = make_extension("echo_pace", ECHO_AVATAR, api=ECHO_API)
-    tts = {"pace": 2.0, "pause_ms": 100, "utterances": [
-        {"tone_hz": 300, "duration_ms": 200, "sample_rate": 16000, "frame_ms": 20},
-        {"tone_hz": 300, "duration_ms": 200, "sample_rate": 16000, "frame_ms": 20}]}
+    tts = {
+        "pace": 2.0,
+        "pause_ms": 100,
+        "utterances": [
+            {"tone_hz": 300, "duration_ms": 200, "sample_rate": 16000, "frame_ms": 20},
+            {"tone_hz": 300, "duration_ms": 200, "sample_rate": 16000, "frame_ms": 20},
+        ],
+    }
     outcome = run_graph_until(echo_graph(avatar, tts), lambda r: len(sink_metrics(r)) == 2)
     assert outcome.error is None
     sent = registry.node("tts").sent_frames

@@ -78,8 +78,7 @@ def test_an_extension_folder_is_imported_as_a_ten_package_and_everything_logged_
     assert tester.run() is None
     assert sys.modules[f"ten_packages.extension.{addon}.addon"].__file__ == str(folder / "addon.py")
     record = standin.last_run()
-    entries = [(r.level, r.node, r.message) for r in record.logs
-               if r.category != "ten:standin"]
+    entries = [(r.level, r.node, r.message) for r in record.logs if r.category != "ten:standin"]
     assert (LogLevel.INFO, addon, f"addon creates {addon}") in entries
     assert (LogLevel.INFO, "ten:test_extension", "tester line") in entries
     assert (LogLevel.INFO, addon, "hello from helper") in entries
@@ -92,11 +91,18 @@ def test_an_extension_folder_is_imported_as_a_ten_package_and_everything_logged_
     # Printed as the real runtime prints them without a ten.log configuration: every level,
     # naming the function, file and line that logged.
     stderr = capfd.readouterr().err
-    for level_char, message in (("D", "debug line"), ("I", "hello from helper"),
-                                ("W", "warn line"), ("E", "error line")):
+    for level_char, message in (
+        ("D", "debug line"),
+        ("I", "hello from helper"),
+        ("W", "warn line"),
+        ("E", "error line"),
+    ):
         assert re.search(
             rf"^\d\d-\d\d \d\d:\d\d:\d\d\.\d{{3}} {os.getpid()}\(\d+\) {level_char} "
-            rf"on_start@addon\.py:\d+ \[{addon}\] {message}$", stderr, re.MULTILINE), message
+            rf"on_start@addon\.py:\d+ \[{addon}\] {message}$",
+            stderr,
+            re.MULTILINE,
+        ), message
     assert re.search(rf" I on_create_instance@addon\.py:\d+ \[{addon}\] addon creates ", stderr)
 
 
@@ -112,12 +118,16 @@ def test_an_extension_path_entry_may_be_the_extension_folder_itself(make_extensi
 def test_an_unknown_addon_fails_the_run_naming_the_search_path():
     tester = AsyncExtensionTester()
     tester.set_test_mode_single("no_such_addon_anywhere")
-    with pytest.raises(standin.StandinRunError, match="addon 'no_such_addon_anywhere' is neither registered"):
+    with pytest.raises(
+        standin.StandinRunError, match="addon 'no_such_addon_anywhere' is neither registered"
+    ):
         tester.run()
 
 
 def test_an_addon_module_that_registers_nothing_fails_the_run(make_extension):
-    addon = make_extension("silent", "class TestedExtension(AsyncExtension):\n    pass\n", footer="")
+    addon = make_extension(
+        "silent", "class TestedExtension(AsyncExtension):\n    pass\n", footer=""
+    )
     tester = AsyncExtensionTester()
     tester.set_test_mode_single(addon)
     with pytest.raises(standin.StandinRunError, match="did not register addon"):
@@ -126,7 +136,9 @@ def test_an_addon_module_that_registers_nothing_fails_the_run(make_extension):
 
 def test_only_the_package_is_imported_so_its_init_must_import_the_addon_module(make_extension):
     # As the real addon loader: `ten_packages.extension.<name>` is imported, never its addon.py.
-    addon = make_extension("init_without_addon", "class TestedExtension(AsyncExtension):\n    pass\n", init="")
+    addon = make_extension(
+        "init_without_addon", "class TestedExtension(AsyncExtension):\n    pass\n", init=""
+    )
     tester = LogAndStop()
     tester.set_test_mode_single(addon)
     with pytest.raises(standin.StandinRunError) as failed:
@@ -155,11 +167,17 @@ def test_a_graph_without_the_tester_node_fails_run_at_once_instead_of_hanging():
     assert json.dumps(TESTER_NODE) in str(refused.value)  # what to add
     assert not tester.started
     # the name alone does not make the tester: its addon does
-    impostor = {"type": "extension", "name": "ten:test_extension", "addon": "standin_test_in_file_addon"}
+    impostor = {
+        "type": "extension",
+        "name": "ten:test_extension",
+        "addon": "standin_test_in_file_addon",
+    }
     tester.set_test_mode_graph(json.dumps({"nodes": [node, impostor]}))
     with pytest.raises(GraphError, match="the graph has no tester node"):
         tester.run()
-    tester.set_test_mode_graph(json.dumps({"nodes": [node, TESTER_NODE, dict(TESTER_NODE, name="again")]}))
+    tester.set_test_mode_graph(
+        json.dumps({"nodes": [node, TESTER_NODE, dict(TESTER_NODE, name="again")]})
+    )
     with pytest.raises(GraphError, match="a graph has one tester"):
         tester.run()
     assert not tester.started
@@ -177,11 +195,22 @@ def test_the_tester_node_may_have_another_name_and_is_routed_by_it():
             ten_env.stop_test()
 
     tester = Pings()
-    tester.set_test_mode_graph(json.dumps({
-        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
-                  dict(TESTER_NODE, name="my_tester")],
-        "connections": [{"extension": "my_tester", "data": [{"name": "ping", "dest": [{"extension": "one"}]}]}],
-    }))
+    tester.set_test_mode_graph(
+        json.dumps(
+            {
+                "nodes": [
+                    {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
+                    dict(TESTER_NODE, name="my_tester"),
+                ],
+                "connections": [
+                    {
+                        "extension": "my_tester",
+                        "data": [{"name": "ping", "dest": [{"extension": "one"}]}],
+                    }
+                ],
+            }
+        )
+    )
     assert tester.run() is None
     assert tester.routed is None
     assert tester.unrouted.error_code() == TenErrorCode.ErrorCodeMsgNotConnected
@@ -203,8 +232,16 @@ class InFileAddon(Addon):
 def test_an_addon_registered_in_process_needs_no_folder(monkeypatch):
     monkeypatch.setenv("TEN_STANDIN_EXTENSION_PATH", "")
     tester = LogAndStop()
-    tester.set_test_mode_graph(json.dumps({"nodes": [
-        {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}, TESTER_NODE]}))
+    tester.set_test_mode_graph(
+        json.dumps(
+            {
+                "nodes": [
+                    {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
+                    TESTER_NODE,
+                ]
+            }
+        )
+    )
     assert tester.run() is None
     record = standin.last_run()
     assert "in-file extension one configured" in record.log_messages("one")
@@ -213,10 +250,18 @@ def test_an_addon_registered_in_process_needs_no_folder(monkeypatch):
 
 def test_graph_errors_fail_the_run():
     tester = AsyncExtensionTester()
-    tester.set_test_mode_graph(json.dumps({
-        "nodes": [{"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"}, TESTER_NODE],
-        "connections": [{"extension": "one", "cmd": [{"name": "x", "dest": [{"extension": "ghost"}]}]}],
-    }))
+    tester.set_test_mode_graph(
+        json.dumps(
+            {
+                "nodes": [
+                    {"type": "extension", "name": "one", "addon": "standin_test_in_file_addon"},
+                    TESTER_NODE,
+                ],
+                "connections": [
+                    {"extension": "one", "cmd": [{"name": "x", "dest": [{"extension": "ghost"}]}]}
+                ],
+            }
+        )
+    )
     with pytest.raises(Exception, match="'ghost', which is not a node of the graph"):
         tester.run()
-

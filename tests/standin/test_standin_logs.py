@@ -59,23 +59,38 @@ def run_logger() -> None:
 def test_without_a_log_configuration_every_level_is_written_in_the_real_format(capfd):
     run_logger()
     err = capfd.readouterr().err
-    for level_char, message in (("D", "a debug line"), ("I", "an info line"),
-                                ("W", "a warn line"), ("E", "an error line")):
+    for level_char, message in (
+        ("D", "a debug line"),
+        ("I", "an info line"),
+        ("W", "a warn line"),
+        ("E", "an error line"),
+    ):
         assert re.search(
             rf"^\d\d-\d\d \d\d:\d\d:\d\d\.\d{{3}} {os.getpid()}\(\d+\) {level_char} "
-            rf"on_start@test_standin_logs\.py:\d+ \[standin_logger\] {message}$", err, re.MULTILINE
+            rf"on_start@test_standin_logs\.py:\d+ \[standin_logger\] {message}$",
+            err,
+            re.MULTILINE,
         ), message
 
 
 def test_a_log_configuration_decides_what_is_written_and_where(capfd, log_config, tmp_path):
     debug_file = tmp_path / "logs" / "debug.log"
-    log_config({"handlers": [
-        {"matchers": [{"level": "debug"}], "formatter": {"type": "plain", "colored": False},
-         "emitter": {"type": "file", "config": {"path": str(debug_file)}}},
-        {"matchers": [{"level": "warn"}, {"level": "debug", "category": "key_point"}],
-         "formatter": {"type": "plain", "colored": False},
-         "emitter": {"type": "console", "config": {"stream": "stdout"}}},
-    ]})
+    log_config(
+        {
+            "handlers": [
+                {
+                    "matchers": [{"level": "debug"}],
+                    "formatter": {"type": "plain", "colored": False},
+                    "emitter": {"type": "file", "config": {"path": str(debug_file)}},
+                },
+                {
+                    "matchers": [{"level": "warn"}, {"level": "debug", "category": "key_point"}],
+                    "formatter": {"type": "plain", "colored": False},
+                    "emitter": {"type": "console", "config": {"stream": "stdout"}},
+                },
+            ]
+        }
+    )
     run_logger()
     captured = capfd.readouterr()
     shown = captured.out
@@ -85,18 +100,26 @@ def test_a_log_configuration_decides_what_is_written_and_where(capfd, log_config
     # The full runtime's plain format: RFC 3339 time, pid(tid), level, category, where, fields.
     assert re.search(
         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00 \d+\(\d+\) I key_point "
-        r"on_start@test_standin_logs\.py:\d+ \[standin_logger\] a key point$", shown, re.MULTILINE)
-    assert re.search(r" E on_start@test_standin_logs\.py:\d+ \[standin_logger\] an error line n=1$",
-                     shown, re.MULTILINE)
+        r"on_start@test_standin_logs\.py:\d+ \[standin_logger\] a key point$",
+        shown,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r" E on_start@test_standin_logs\.py:\d+ \[standin_logger\] an error line n=1$",
+        shown,
+        re.MULTILINE,
+    )
     written = debug_file.read_text()
     assert all(line in written for line in ("a debug line", "an info line", "a warn line"))
 
 
-def test_the_app_folder_named_by_the_environment_gives_the_configuration(capfd, log_config, tmp_path,
-                                                                         monkeypatch):
+def test_the_app_folder_named_by_the_environment_gives_the_configuration(
+    capfd, log_config, tmp_path, monkeypatch
+):
     (tmp_path / "property.json").write_text(
         '{"ten": {"log": {"handlers": [{"matchers": [{"level": "error"}], '
-        '"formatter": {"type": "plain"}, "emitter": {"type": "console", "config": {"stream": "stderr"}}}]}}}')
+        '"formatter": {"type": "plain"}, "emitter": {"type": "console", "config": {"stream": "stderr"}}}]}}}'
+    )
     monkeypatch.setenv("TEN_STANDIN_APP_DIR", str(tmp_path))
     log_config(standin.UNREAD_LOG_CONFIG)  # read it again, from that app
     run_logger()

@@ -27,9 +27,14 @@ def test_enum_values_are_the_real_ones():
     assert [int(level) for level in LogLevel] == [0, 1, 2, 3, 4]
     assert (AudioFrameDataFmt.INTERLEAVE, AudioFrameDataFmt.NON_INTERLEAVE) == (1, 2)
     assert {code.name: int(code) for code in TenErrorCode} == {
-        "ErrorCodeGeneric": 1, "ErrorCodeInvalidJSON": 2, "ErrorCodeInvalidArgument": 3,
-        "ErrorCodeInvalidType": 4, "ErrorCodeInvalidGraph": 5, "ErrorCodeTenIsClosed": 6,
-        "ErrorCodeMsgNotConnected": 7, "ErrorCodeTimeout": 8,
+        "ErrorCodeGeneric": 1,
+        "ErrorCodeInvalidJSON": 2,
+        "ErrorCodeInvalidArgument": 3,
+        "ErrorCodeInvalidType": 4,
+        "ErrorCodeInvalidGraph": 5,
+        "ErrorCodeTenIsClosed": 6,
+        "ErrorCodeMsgNotConnected": 7,
+        "ErrorCodeTimeout": 8,
     }
     assert PixelFmt.RGBA in PixelFmt
 
@@ -75,8 +80,12 @@ def test_msg_typed_getters_have_the_real_results():
     value, error = data.get_property_float("s")
     assert value == 0.0 and error.error_code() == TenErrorCode.ErrorCodeGeneric
     # missing paths: the zero value and code 100000 "Failed to find value: <path>"
-    for getter, zero in ((data.get_property_int, 0), (data.get_property_string, ""),
-                         (data.get_property_bool, False), (data.get_property_float, 0.0)):
+    for getter, zero in (
+        (data.get_property_int, 0),
+        (data.get_property_string, ""),
+        (data.get_property_bool, False),
+        (data.get_property_float, 0.0),
+    ):
         value, error = getter("x.y")
         assert value == zero and type(value) is type(zero)
         assert error.error_code() == 100000
@@ -92,9 +101,15 @@ def test_msg_buf_property_roundtrip():
 
 def test_audio_frame_fields_default_to_zero_and_roundtrip():
     frame = AudioFrame.create("pcm_frame")
-    assert (frame.get_timestamp(), frame.get_sample_rate(), frame.get_samples_per_channel(),
-            frame.get_bytes_per_sample(), frame.get_number_of_channels(),
-            frame.get_line_size(), frame.is_eof()) == (0, 0, 0, 0, 0, 0, False)
+    assert (
+        frame.get_timestamp(),
+        frame.get_sample_rate(),
+        frame.get_samples_per_channel(),
+        frame.get_bytes_per_sample(),
+        frame.get_number_of_channels(),
+        frame.get_line_size(),
+        frame.is_eof(),
+    ) == (0, 0, 0, 0, 0, 0, False)
     assert frame.get_buf() == bytearray()
     frame.set_timestamp(123)
     frame.set_sample_rate(24000)
@@ -104,10 +119,16 @@ def test_audio_frame_fields_default_to_zero_and_roundtrip():
     frame.set_data_fmt(AudioFrameDataFmt.NON_INTERLEAVE)
     frame.set_line_size(960)
     frame.set_eof(True)
-    assert (frame.get_timestamp(), frame.get_sample_rate(), frame.get_samples_per_channel(),
-            frame.get_bytes_per_sample(), frame.get_number_of_channels(), frame.get_data_fmt(),
-            frame.get_line_size(), frame.is_eof()) == (
-        123, 24000, 240, 2, 2, AudioFrameDataFmt.NON_INTERLEAVE, 960, True)
+    assert (
+        frame.get_timestamp(),
+        frame.get_sample_rate(),
+        frame.get_samples_per_channel(),
+        frame.get_bytes_per_sample(),
+        frame.get_number_of_channels(),
+        frame.get_data_fmt(),
+        frame.get_line_size(),
+        frame.is_eof(),
+    ) == (123, 24000, 240, 2, 2, AudioFrameDataFmt.NON_INTERLEAVE, 960, True)
 
 
 @pytest.mark.parametrize("message_class", [AudioFrame, Data])

@@ -45,8 +45,12 @@ def test_env_placeholders_resolve_everywhere_and_always_to_strings():
         "g": "prefix ${env:KEY}",  # not a whole-string placeholder: kept as written
     }
     assert resolve_env(value, env) == {
-        "a": "secret", "b": "", "c": "fallback", "d": {"e": ["24000", "secret", 3]},
-        "f": "", "g": "prefix ${env:KEY}",
+        "a": "secret",
+        "b": "",
+        "c": "fallback",
+        "d": {"e": ["24000", "secret", 3]},
+        "f": "",
+        "g": "prefix ${env:KEY}",
     }
 
 
@@ -59,14 +63,20 @@ def test_deep_merge_merges_objects_and_replaces_everything_else():
     base = {"params": {"a": 1, "b": {"c": 2, "d": 3}}, "list": [1, 2], "x": 1}
     override = {"params": {"b": {"c": 20}, "e": 5}, "list": [9], "x": {"y": 1}}
     assert deep_merge(base, override) == {
-        "params": {"a": 1, "b": {"c": 20, "d": 3}, "e": 5}, "list": [9], "x": {"y": 1}}
+        "params": {"a": 1, "b": {"c": 20, "d": 3}, "e": 5},
+        "list": [9],
+        "x": {"y": 1},
+    }
     assert base["params"]["b"]["c"] == 2  # inputs untouched
 
 
 @pytest.mark.parametrize(
     ("node_property", "message"),
     [
-        ({"params": {"sample_rate": "24000"}}, "params.sample_rate: unsupported conversion from `string` to `int32`"),
+        (
+            {"params": {"sample_rate": "24000"}},
+            "params.sample_rate: unsupported conversion from `string` to `int32`",
+        ),
         ({"params": {"sample_rate": 2**31}}, "out of the range of `int32`"),
         ({"small": -1}, "out of the range of `uint8`"),
         ({"flag": 1}, "unsupported conversion from `int64` to `bool`"),
@@ -88,7 +98,11 @@ def test_fitting_values_load_and_ints_widen_to_declared_floats():
         {"api": API},
         "extension 'x'",
     )
-    assert loaded == {"params": {"sample_rate": 24000, "gain": 1.0}, "undeclared": "kept", "flag": True}
+    assert loaded == {
+        "params": {"sample_rate": 24000, "gain": 1.0},
+        "undeclared": "kept",
+        "flag": True,
+    }
     assert isinstance(loaded["params"]["gain"], float)
 
 
@@ -130,17 +144,32 @@ class ReportCollector(AsyncExtensionTester):
             ten_env.stop_test()
 
 
-def test_extension_reads_merged_resolved_properties_with_the_real_getter_results(make_extension, monkeypatch):
+def test_extension_reads_merged_resolved_properties_with_the_real_getter_results(
+    make_extension, monkeypatch
+):
     monkeypatch.setenv("STANDIN_TEST_KEY", "from-env")
     addon = make_extension(
-        "reporter", REPORTER,
-        api={"property": {"properties": {"key": {"type": "string"},
-                                         "params": {"type": "object", "properties": {
-                                             "sample_rate": {"type": "int32"},
-                                             "gain": {"type": "float64"}}}}}},
-        properties={"key": "${env:STANDIN_TEST_KEY}",
-                    "params": {"sample_rate": 16000, "gain": 2, "rate_text": "5"},
-                    "nested": {"deep": {"flag": True}}},
+        "reporter",
+        REPORTER,
+        api={
+            "property": {
+                "properties": {
+                    "key": {"type": "string"},
+                    "params": {
+                        "type": "object",
+                        "properties": {
+                            "sample_rate": {"type": "int32"},
+                            "gain": {"type": "float64"},
+                        },
+                    },
+                }
+            }
+        },
+        properties={
+            "key": "${env:STANDIN_TEST_KEY}",
+            "params": {"sample_rate": 16000, "gain": 2, "rate_text": "5"},
+            "nested": {"deep": {"flag": True}},
+        },
     )
     tester = ReportCollector()
     tester.set_test_mode_single(addon, json.dumps({"params": {"sample_rate": 24000}}))
@@ -156,8 +185,10 @@ def test_extension_reads_merged_resolved_properties_with_the_real_getter_results
     assert report["nested.deep.flag"]["bool"] == [True, None]
     assert report["params.gain"]["float"] == [2.0, None]  # declared float64: widened
     assert report["missing.path"] == {
-        "int": [0, not_found("missing.path")], "string": ["", not_found("missing.path")],
-        "bool": [False, not_found("missing.path")], "float": [0.0, not_found("missing.path")],
+        "int": [0, not_found("missing.path")],
+        "string": ["", not_found("missing.path")],
+        "bool": [False, not_found("missing.path")],
+        "float": [0.0, not_found("missing.path")],
         "exists": False,
     }
     assert report["whole"] == report["whole_empty"]
@@ -188,13 +219,15 @@ def test_run_fails_when_an_env_var_has_no_value_and_no_fallback(make_extension, 
 
 def test_run_fails_on_a_string_in_an_int_property(make_extension):
     addon = make_extension(
-        "int_fatal", NOOP,
+        "int_fatal",
+        NOOP,
         api={"property": {"properties": {"rate": {"type": "int32"}}}},
         properties={"rate": 16000},
     )
     tester = StopAtOnce()
     tester.set_test_mode_single(addon, json.dumps({"rate": "24000"}))
-    with pytest.raises(standin.StandinRunError,
-                       match="rate: unsupported conversion from `string` to `int32`"):
+    with pytest.raises(
+        standin.StandinRunError, match="rate: unsupported conversion from `string` to `int32`"
+    ):
         tester.run()
     assert standin.last_run().fatal_errors[0].callback == "load"

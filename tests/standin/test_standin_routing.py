@@ -93,36 +93,62 @@ class Relayer(AsyncExtensionTester):
 
 def graph_of(addon: str, connections: list[dict]) -> str:
     report = {"extension": None, "data": [{"name": "seen", "dest": [{"extension": TESTER}]}]}
-    return json.dumps({
-        "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")]
-        + [{"type": "extension", "name": TESTER, "addon": TESTER}],
-        "connections": connections + [dict(report, extension=n) for n in ("a", "b", "c")],
-    })
+    return json.dumps(
+        {
+            "nodes": [{"type": "extension", "name": n, "addon": addon} for n in ("a", "b", "c")]
+            + [{"type": "extension", "name": TESTER, "addon": TESTER}],
+            "connections": connections + [dict(report, extension=n) for n in ("a", "b", "c")],
+        }
+    )
 
 
 def test_dest_and_source_forms_with_name_and_names_route_as_declared(make_extension):
     addon = make_extension("relay", RELAY)
-    graph = graph_of(addon, [
-        # forward: a's "hello" data goes to b; a's cmds x and y go to b and c
-        {"extension": "a",
-         "data": [{"name": "hello", "dest": [{"extension": "b"}]}],
-         "cmd": [{"names": ["x", "y"], "dest": [{"extension": "b"}, {"extension": "c"}]}]},
-        # backward: c receives "bye" from b and "hello2" from a
-        {"extension": "c",
-         "data": [{"name": "bye", "source": [{"extension": "b"}]},
-                  {"names": ["hello2"], "source": [{"extension": "a"}]}]},
-    ])
-    requests = [("data", "hello", "a"), ("data", "bye", "b"), ("data", "hello2", "a"),
-                ("cmd", "x", "a"), ("data", "bye", "a")]  # a has no route for "bye"
+    graph = graph_of(
+        addon,
+        [
+            # forward: a's "hello" data goes to b; a's cmds x and y go to b and c
+            {
+                "extension": "a",
+                "data": [{"name": "hello", "dest": [{"extension": "b"}]}],
+                "cmd": [{"names": ["x", "y"], "dest": [{"extension": "b"}, {"extension": "c"}]}],
+            },
+            # backward: c receives "bye" from b and "hello2" from a
+            {
+                "extension": "c",
+                "data": [
+                    {"name": "bye", "source": [{"extension": "b"}]},
+                    {"names": ["hello2"], "source": [{"extension": "a"}]},
+                ],
+            },
+        ],
+    )
+    requests = [
+        ("data", "hello", "a"),
+        ("data", "bye", "b"),
+        ("data", "hello2", "a"),
+        ("cmd", "x", "a"),
+        ("data", "bye", "a"),
+    ]  # a has no route for "bye"
     tester = Relayer(requests, expected=5)
     tester.set_test_mode_graph(graph)
     assert tester.run() is None
-    assert sorted(tester.seen) == sorted([
-        ("b", "data", "hello", "a"), ("c", "data", "bye", "b"), ("c", "data", "hello2", "a"),
-        ("b", "cmd", "x", "a"), ("c", "cmd", "x", "a"),
-    ])
-    assert tester.outcomes == {"a:hello": 0, "b:bye": 0, "a:hello2": 0, "a:x": 0,
-                               "a:bye": TenErrorCode.ErrorCodeMsgNotConnected}
+    assert sorted(tester.seen) == sorted(
+        [
+            ("b", "data", "hello", "a"),
+            ("c", "data", "bye", "b"),
+            ("c", "data", "hello2", "a"),
+            ("b", "cmd", "x", "a"),
+            ("c", "cmd", "x", "a"),
+        ]
+    )
+    assert tester.outcomes == {
+        "a:hello": 0,
+        "b:bye": 0,
+        "a:hello2": 0,
+        "a:x": 0,
+        "a:bye": TenErrorCode.ErrorCodeMsgNotConnected,
+    }
 
 
 def test_unrouted_cmd_gives_code_7_with_the_real_message(make_extension):
@@ -137,12 +163,16 @@ def test_unrouted_cmd_gives_code_7_with_the_real_message(make_extension):
         async def on_start(self, ten_env: AsyncTenEnvTester) -> None:
             self.cmd = await ten_env.send_cmd(Cmd.create("nowhere"))
             self.data = await ten_env.send_data(Data.create("nowhere"))
-            self.data_wait = await ten_env.send_data(Data.create("nowhere"), SendOptions(wait_for_result=True))
+            self.data_wait = await ten_env.send_data(
+                Data.create("nowhere"), SendOptions(wait_for_result=True)
+            )
             self.audio = await ten_env.send_audio_frame(AudioFrame.create("nowhere"))
             self.audio_wait = await ten_env.send_audio_frame(
-                AudioFrame.create("nowhere"), SendOptions(wait_for_result=True))
+                AudioFrame.create("nowhere"), SendOptions(wait_for_result=True)
+            )
             self.video_wait = await ten_env.send_video_frame(
-                VideoFrame.create("nowhere"), SendOptions(wait_for_result=True))
+                VideoFrame.create("nowhere"), SendOptions(wait_for_result=True)
+            )
             ten_env.stop_test()
 
     direct = DirectCheck()
@@ -150,7 +180,10 @@ def test_unrouted_cmd_gives_code_7_with_the_real_message(make_extension):
     assert direct.run() is None
     result, error = direct.cmd
     assert result is None and error.error_code() == TenErrorCode.ErrorCodeMsgNotConnected
-    assert error.error_message() == "Failed to find destination of a 'cmd' message 'nowhere' from graph."
+    assert (
+        error.error_message()
+        == "Failed to find destination of a 'cmd' message 'nowhere' from graph."
+    )
     assert direct.data is None and direct.audio is None
     assert direct.data_wait.error_code() == 7 and direct.audio_wait.error_code() == 7
     assert direct.video_wait.error_code() == 7
@@ -180,14 +213,20 @@ class TestedExtension(AsyncExtension):
 
 STRICT_API = {
     "cmd_in": [
-        {"name": "set_level", "property": {
-            "properties": {"level": {"type": "int32"}}, "required": ["level"]}},
+        {
+            "name": "set_level",
+            "property": {"properties": {"level": {"type": "int32"}}, "required": ["level"]},
+        },
         {"name": "emit"},
     ],
     "data_in": [{"name": "text", "property": {"properties": {"text": {"type": "string"}}}}],
     "data_out": [{"name": "report", "property": {"properties": {"count": {"type": "uint8"}}}}],
-    "audio_frame_in": [{"name": "pcm_frame", "property": {"properties": {
-        "metadata": {"type": "object", "properties": {}}}}}],
+    "audio_frame_in": [
+        {
+            "name": "pcm_frame",
+            "property": {"properties": {"metadata": {"type": "object", "properties": {}}}},
+        }
+    ],
 }
 
 
@@ -205,21 +244,31 @@ class SchemaProbe(AsyncExtensionTester):
         fine.set_property_int("level", 3)
         undeclared = Cmd.create("not_in_manifest")
         undeclared.set_property_string("level", "anything")
-        for label, cmd in (("missing", missing), ("wrong", wrong), ("fine", fine),
-                           ("undeclared", undeclared)):
+        for label, cmd in (
+            ("missing", missing),
+            ("wrong", wrong),
+            ("fine", fine),
+            ("undeclared", undeclared),
+        ):
             result, error = await ten_env.send_cmd(cmd)
             assert error is None
             self.results[label] = result.get_status_code()
         bad_text = Data.create("text")
         bad_text.set_property_int("text", 5)
-        self.results["bad_data"] = await ten_env.send_data(bad_text, SendOptions(wait_for_result=True))
+        self.results["bad_data"] = await ten_env.send_data(
+            bad_text, SendOptions(wait_for_result=True)
+        )
         self.results["bad_data_silent"] = await ten_env.send_data(bad_text)
         good_text = Data.create("text")
         good_text.set_property_string("text", "hi")
-        self.results["good_data"] = await ten_env.send_data(good_text, SendOptions(wait_for_result=True))
+        self.results["good_data"] = await ten_env.send_data(
+            good_text, SendOptions(wait_for_result=True)
+        )
         bad_frame = AudioFrame.create("pcm_frame")
         bad_frame.set_property_from_json("metadata", "[1]")
-        self.results["bad_frame"] = await ten_env.send_audio_frame(bad_frame, SendOptions(wait_for_result=True))
+        self.results["bad_frame"] = await ten_env.send_audio_frame(
+            bad_frame, SendOptions(wait_for_result=True)
+        )
         await ten_env.send_cmd(Cmd.create("emit"))
 
     async def on_data(self, ten_env: AsyncTenEnvTester, data: Data) -> None:
@@ -249,7 +298,9 @@ def test_messages_are_checked_against_the_manifest_api_by_name(make_extension):
     assert "got frame pcm_frame" not in logs
     assert [c.cause for c in record.auto_answered_cmds] == ["schema_misfit", "schema_misfit"]
     # the dropped incoming data was logged as a warning on the receiver
-    assert any("with invalid schema: ." in r.message and r.level == 3 for r in record.logs_of(addon))
+    assert any(
+        "with invalid schema: ." in r.message and r.level == 3 for r in record.logs_of(addon)
+    )
     # outgoing: the misfit report was not delivered, only reported with wait_for_result
     assert "bad report: 1 / None" in logs
     assert tester.reports == [3]
@@ -258,20 +309,33 @@ def test_messages_are_checked_against_the_manifest_api_by_name(make_extension):
 def test_source_loc_names_the_sender(make_extension):
     addon = make_extension("source_loc", RELAY)
     tester = Relayer([("data", "ping", "a")], expected=1)
-    tester.set_test_mode_graph(graph_of(addon, [
-        {"extension": "a", "data": [{"name": "ping", "dest": [{"extension": "c"}]}]}]))
+    tester.set_test_mode_graph(
+        graph_of(
+            addon, [{"extension": "a", "data": [{"name": "ping", "dest": [{"extension": "c"}]}]}]
+        )
+    )
     assert tester.run() is None
     assert tester.seen == [("c", "data", "ping", "a")]
 
 
 EMPTY_KEY_API = {
-    "cmd_in": [{"name": "probe"}, {"name": "checked_cmd", "property": {"properties": {"x": {"type": "int32"}}}}],
+    "cmd_in": [
+        {"name": "probe"},
+        {"name": "checked_cmd", "property": {"properties": {"x": {"type": "int32"}}}},
+    ],
     "data_in": [
-        {"name": "checked", "property": {"properties": {"metadata": {"type": "object", "properties": {}}}}},
+        {
+            "name": "checked",
+            "property": {"properties": {"metadata": {"type": "object", "properties": {}}}},
+        },
         {"name": "by_name_only"},
     ],
-    "audio_frame_in": [{"name": "pcm_frame", "property": {"properties": {
-        "metadata": {"type": "object", "properties": {}}}}}],
+    "audio_frame_in": [
+        {
+            "name": "pcm_frame",
+            "property": {"properties": {"metadata": {"type": "object", "properties": {}}}},
+        }
+    ],
 }
 
 COUNTER = """
@@ -326,12 +390,14 @@ def frame_with_metadata(metadata: object) -> AudioFrame:
 
 def test_empty_keys_are_delivered_where_no_schema_validates_them(make_extension):
     addon = make_extension("empty_keys_ok", COUNTER, api=EMPTY_KEY_API)
-    tester = SendThenStop([
-        data_with("by_name_only", {"": 1}),  # declared by name only: not validated
-        data_with("undeclared", {"": 1}),  # not declared: not validated
-        data_with("checked", {"metadata": {"a": {"": 1}}}),  # under an undeclared key
-        frame_with_metadata({"a": {"": 2}}),
-    ])
+    tester = SendThenStop(
+        [
+            data_with("by_name_only", {"": 1}),  # declared by name only: not validated
+            data_with("undeclared", {"": 1}),  # not declared: not validated
+            data_with("checked", {"metadata": {"a": {"": 1}}}),  # under an undeclared key
+            frame_with_metadata({"a": {"": 2}}),
+        ]
+    )
     tester.set_test_mode_single(addon)
     assert tester.run() is None
     logs = standin.last_run().log_messages(addon)
@@ -343,10 +409,22 @@ def test_empty_keys_are_delivered_where_no_schema_validates_them(make_extension)
 @pytest.mark.parametrize(
     ("message", "where"),
     [
-        (lambda: data_with("checked", {"": 1, "metadata": {}}), "data 'checked' has an empty-string key \"\" in (the message's property root)"),
-        (lambda: data_with("checked", {"metadata": {"": 1}}), "data 'checked' has an empty-string key \"\" in metadata"),
-        (lambda: frame_with_metadata({"turn_id": 1, "": 1}), "audio_frame 'pcm_frame' has an empty-string key \"\" in metadata"),
-        (lambda: cmd_with({"x": 1, "": 2}), "cmd 'checked_cmd' has an empty-string key \"\" in (the message's property root)"),
+        (
+            lambda: data_with("checked", {"": 1, "metadata": {}}),
+            "data 'checked' has an empty-string key \"\" in (the message's property root)",
+        ),
+        (
+            lambda: data_with("checked", {"metadata": {"": 1}}),
+            "data 'checked' has an empty-string key \"\" in metadata",
+        ),
+        (
+            lambda: frame_with_metadata({"turn_id": 1, "": 1}),
+            "audio_frame 'pcm_frame' has an empty-string key \"\" in metadata",
+        ),
+        (
+            lambda: cmd_with({"x": 1, "": 2}),
+            "cmd 'checked_cmd' has an empty-string key \"\" in (the message's property root)",
+        ),
     ],
 )
 def test_an_empty_key_under_a_declared_schema_is_fatal(make_extension, message, where):
@@ -369,9 +447,21 @@ class TestedExtension(AsyncExtension):
         report.set_property_from_json(None, json.dumps({"metadata": {"": "echoed"}}))
         await ten_env.send_data(report)
 """
-    addon = make_extension("empty_key_out", sender, api={"data_out": [{"name": "report", "property": {
-        "properties": {"metadata": {"type": "object", "properties": {}}}}}]})
+    addon = make_extension(
+        "empty_key_out",
+        sender,
+        api={
+            "data_out": [
+                {
+                    "name": "report",
+                    "property": {"properties": {"metadata": {"type": "object", "properties": {}}}},
+                }
+            ]
+        },
+    )
     tester = AsyncExtensionTester()
     tester.set_test_mode_single(addon)
-    with pytest.raises(standin.StandinRunError, match="data 'report' has an empty-string key .* data_out"):
+    with pytest.raises(
+        standin.StandinRunError, match="data 'report' has an empty-string key .* data_out"
+    ):
         tester.run()

@@ -40,8 +40,10 @@ def graph_validator() -> jsonschema.Draft7Validator:
 
 
 def errors_of(validator: jsonschema.Draft7Validator, document: dict) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in validator.iter_errors(document)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
 
 
 def test_manifest_validates():
@@ -62,11 +64,19 @@ def test_the_validators_do_reject_broken_documents():
 
 def test_graph_validator_accepts_a_graph_with_both_connection_forms():
     graph = {
-        "nodes": [{"type": "extension", "name": "tts", "addon": "fake_tts", "property": {}},
-                  {"type": "extension", "name": "avatar", "addon": "spatius_avatar_python"}],
+        "nodes": [
+            {"type": "extension", "name": "tts", "addon": "fake_tts", "property": {}},
+            {"type": "extension", "name": "avatar", "addon": "spatius_avatar_python"},
+        ],
         "connections": [
-            {"extension": "tts", "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar"}]}]},
-            {"extension": "avatar", "data": [{"names": ["tts_audio_start"], "source": [{"extension": "tts"}]}]},
+            {
+                "extension": "tts",
+                "audio_frame": [{"name": "pcm_frame", "dest": [{"extension": "avatar"}]}],
+            },
+            {
+                "extension": "avatar",
+                "data": [{"names": ["tts_audio_start"], "source": [{"extension": "tts"}]}],
+            },
         ],
     }
     assert errors_of(graph_validator(), graph) == []

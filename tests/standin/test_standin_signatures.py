@@ -27,7 +27,8 @@ def _from_signature(signature: inspect.Signature) -> str:
     parts = []
     for parameter in signature.parameters.values():
         prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(
-            parameter.kind, "")
+            parameter.kind, ""
+        )
         text = prefix + parameter.name
         default = _default(parameter.default)
         if default is not None:
@@ -51,8 +52,11 @@ def _native_stub_signatures() -> dict[str, dict[str, str]]:
                     args = function.args
                     names = [a.arg for a in args.posonlyargs + args.args]
                     defaults = [None] * (len(names) - len(args.defaults)) + [
-                        ast.unparse(d) for d in args.defaults]
-                    parts = [n + ("=" + d if d is not None else "") for n, d in zip(names, defaults)]
+                        ast.unparse(d) for d in args.defaults
+                    ]
+                    parts = [
+                        n + ("=" + d if d is not None else "") for n, d in zip(names, defaults)
+                    ]
                     found.setdefault(node.name, {})[function.name] = "(" + ", ".join(parts) + ")"
     return found
 
@@ -95,6 +99,9 @@ def test_each_name_the_project_uses_has_the_real_signature(name):
         assert {member.name: int(member) for member in obj} == expected
     else:
         actual = {member: describe(obj, member) for member in expected}
-        wrong = {member: (actual[member], want) for member, want in expected.items()
-                 if actual[member] != want}
+        wrong = {
+            member: (actual[member], want)
+            for member, want in expected.items()
+            if actual[member] != want
+        }
         assert not wrong, f"{name}: member -> (this runtime, the real one): {wrong}"

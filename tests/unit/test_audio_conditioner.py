@@ -89,7 +89,10 @@ def test_rejected_formats(rate: object, channels: object, width: object, reason:
         check_frame_format(rate, channels, width)  # type: ignore[arg-type]
     assert caught.value.reason == reason
     message = str(caught.value)
-    assert repr(rate if reason == "sample_rate" else channels if reason == "channels" else width) in message
+    assert (
+        repr(rate if reason == "sample_rate" else channels if reason == "channels" else width)
+        in message
+    )
     assert "accepted" in message
 
 
@@ -221,7 +224,9 @@ def test_sine_in_random_frames_equals_sine_in_one_call(rate: int, cuts: list[int
 def test_stereo_with_different_channels_downmixes_to_the_mean() -> None:
     left = sine(OUT_RATE, 0.05, freq=300)
     right = sine(OUT_RATE, 0.05, freq=1000, amplitude=5000)
-    out = AudioConditioner(OUT_RATE).process(interleave(left, right).tobytes(), PcmFormat(OUT_RATE, 2))
+    out = AudioConditioner(OUT_RATE).process(
+        interleave(left, right).tobytes(), PcmFormat(OUT_RATE, 2)
+    )
     expected = np.floor((left.astype(np.int32) + right + 1) / 2)
     assert np.array_equal(as_int16(out), expected.astype(np.int16))
 
@@ -242,7 +247,9 @@ def test_full_scale_square_wave_clips_instead_of_wrapping() -> None:
     period = np.concatenate([np.full(40, 32767), np.full(40, -32768)]).astype(np.int16)
     square = np.tile(period, 200)  # 16 kHz: 80 samples per period -> 120 at 24 kHz
     stereo = interleave(square, square).tobytes()
-    out = as_int16(run_in_frames(AudioConditioner(OUT_RATE), stereo, PcmFormat(16000, 2), [999, 5001]))
+    out = as_int16(
+        run_in_frames(AudioConditioner(OUT_RATE), stereo, PcmFormat(16000, 2), [999, 5001])
+    )
     assert len(out) == 120 * 200
     phase = np.arange(len(out)) % 120
     assert np.all(out[(phase >= 15) & (phase < 45)] > 30000)
@@ -305,7 +312,9 @@ def test_resampled_speech_matches_the_reference_rate(speech_fixture) -> None:
 def test_soxr_is_what_does_the_resampling() -> None:
     # Guards against a silent fallback: one-call conversion equals soxr's own one-shot.
     tone = sine(44100, 0.2)
-    out = as_int16(run_in_frames(AudioConditioner(OUT_RATE), tone.tobytes(), PcmFormat(44100, 1), []))
+    out = as_int16(
+        run_in_frames(AudioConditioner(OUT_RATE), tone.tobytes(), PcmFormat(44100, 1), [])
+    )
     reference = soxr.resample(tone, 44100, OUT_RATE, "HQ")
     assert len(out) == len(reference)
     assert np.abs(out.astype(np.int32) - reference).max() <= DITHER_LSB

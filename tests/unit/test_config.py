@@ -49,7 +49,9 @@ def test_top_level_channel_overrides_params_channel():
 
 
 def test_every_problem_is_reported_at_once_with_its_path_and_fix():
-    found = problems({"params": {"agora_uid": "0", "sample_rate": 44100, "session_expire_minutes": 0}})
+    found = problems(
+        {"params": {"agora_uid": "0", "sample_rate": 44100, "session_expire_minutes": 0}}
+    )
     assert set(found) >= {
         "params.spatius_api_key",
         "params.spatius_app_id",
@@ -61,7 +63,10 @@ def test_every_problem_is_reported_at_once_with_its_path_and_fix():
         "params.sample_rate",
     }
     assert "SPATIUS_API_KEY" in found["params.spatius_api_key"].fix
-    assert "44100" in found["params.sample_rate"].message and "ogg_opus" in found["params.sample_rate"].message
+    assert (
+        "44100" in found["params.sample_rate"].message
+        and "ogg_opus" in found["params.sample_rate"].message
+    )
     assert "24000" in found["params.sample_rate"].fix
 
 
@@ -94,13 +99,20 @@ def test_token_or_certificate_is_required_and_a_certificate_needs_the_app_id():
     assert "params.agora_token" in found
     found = problems(valid(params={"agora_appid": ""}))
     assert "params.agora_appid" in found
-    config = load_config(valid(params={"agora_appcert": "", "agora_appid": "", "agora_token": "007given"}))
+    config = load_config(
+        valid(params={"agora_appcert": "", "agora_appid": "", "agora_token": "007given"})
+    )
     assert not config.builds_own_token
 
 
 def test_pcm_accepts_rates_opus_refuses():
-    assert load_config(valid(params={"audio_format": "pcm_s16le", "sample_rate": 44100})).sample_rate == 44100
-    assert "params.sample_rate" in problems(valid(params={"audio_format": "pcm_s16le", "sample_rate": 12000}))
+    assert (
+        load_config(valid(params={"audio_format": "pcm_s16le", "sample_rate": 44100})).sample_rate
+        == 44100
+    )
+    assert "params.sample_rate" in problems(
+        valid(params={"audio_format": "pcm_s16le", "sample_rate": 12000})
+    )
     assert load_config(valid(params={"sample_rate": 12000})).sample_rate == 12000
 
 
@@ -135,7 +147,9 @@ def test_not_an_object():
 
 def test_secrets_never_appear_in_the_errors_or_the_repr():
     secret_key, secret_cert = "sk-very-secret-key", "cert-very-secret-value"
-    props = valid(params={"spatius_api_key": secret_key, "agora_appcert": secret_cert, "agora_uid": "nope"})
+    props = valid(
+        params={"spatius_api_key": secret_key, "agora_appcert": secret_cert, "agora_uid": "nope"}
+    )
     with pytest.raises(ConfigError) as info:
         load_config(props)
     assert secret_key not in str(info.value) and secret_cert not in str(info.value)
@@ -154,17 +168,23 @@ def test_extra_params_is_a_json_object_of_strings_kept_as_given():
     assert load_config(valid(params={"extra_params": given})).extra_params == given
 
 
-@pytest.mark.parametrize(("value", "path", "message"), [
-    ({"level": 3}, "params.extra_params.level", "must be a string"),
-    ({"nested": {"a": "b"}}, "params.extra_params.nested", "must be a string"),
-    ('{"a": "b"}', "params.extra_params", "must be a JSON object of strings"),
-    (["a"], "params.extra_params", "must be a JSON object of strings"),
-])
+@pytest.mark.parametrize(
+    ("value", "path", "message"),
+    [
+        ({"level": 3}, "params.extra_params.level", "must be a string"),
+        ({"nested": {"a": "b"}}, "params.extra_params.nested", "must be a string"),
+        ('{"a": "b"}', "params.extra_params", "must be a JSON object of strings"),
+        (["a"], "params.extra_params", "must be a JSON object of strings"),
+    ],
+)
 def test_extra_params_that_are_not_strings_are_refused_with_a_clear_fix(value, path, message):
     found = problems(valid(params={"extra_params": value}))
     assert list(found) == [path]
     assert found[path].message == message
-    assert found[path].fix == 'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}'
+    assert (
+        found[path].fix
+        == 'write params.extra_params as a JSON object whose values are strings, e.g. {"key": "value"}'
+    )
 
 
 # -- region ----------------------------------------------------------------------------------
@@ -175,7 +195,9 @@ def test_region_names_are_accepted(region):
     assert load_config(valid(params={"region": region})).region == (region.strip() or "auto")
 
 
-@pytest.mark.parametrize("region", ["us_west", "US-West", "uswest", "us west", "https://api.us-west.spatius.ai"])
+@pytest.mark.parametrize(
+    "region", ["us_west", "US-West", "uswest", "us west", "https://api.us-west.spatius.ai"]
+)
 def test_a_region_that_cannot_be_one_is_refused_naming_the_valid_ones(region):
     found = problems(valid(params={"region": region}))
     assert found["params.region"].message == f"{region!r} is not a Spatius region name"
@@ -186,16 +208,29 @@ def test_a_region_that_cannot_be_one_is_refused_naming_the_valid_ones(region):
 
 # What upstream TEN's spatius_avatar_python reads at the top level of the node's property
 # (its manifest and its config dataclass): each is params.<same name> here.
-UPSTREAM_TOP_LEVEL = ["agora_uid", "agora_token", "agora_appid", "agora_appcert", "agora_channel", "spatius_api_key",
-                      "spatius_app_id", "spatius_avatar_id", "region", "sample_rate", "session_expire_minutes",
-                      "audio_format"]
+UPSTREAM_TOP_LEVEL = [
+    "agora_uid",
+    "agora_token",
+    "agora_appid",
+    "agora_appcert",
+    "agora_channel",
+    "spatius_api_key",
+    "spatius_app_id",
+    "spatius_avatar_id",
+    "region",
+    "sample_rate",
+    "session_expire_minutes",
+    "audio_format",
+]
 
 
 @pytest.mark.parametrize("key", UPSTREAM_TOP_LEVEL)
 def test_an_upstream_top_level_property_is_told_to_move_under_params(key):
     # As upstream's users write it: the value at the top level, nothing under params.
     props = valid()
-    value = props["params"].pop(key, {"sample_rate": 16000, "session_expire_minutes": 20}.get(key, "x"))
+    value = props["params"].pop(
+        key, {"sample_rate": 16000, "session_expire_minutes": 20}.get(key, "x")
+    )
     props[key] = value
     try:
         config = load_config(props)
@@ -207,9 +242,14 @@ def test_an_upstream_top_level_property_is_told_to_move_under_params(key):
         return
     assert config.warnings == (
         f"{key} is where upstream TEN's spatius_avatar_python reads {key}; this extension reads params.{key} "
-        f"and ignores a top-level one: move it under params (as params.{key})",)
+        f"and ignores a top-level one: move it under params (as params.{key})",
+    )
 
 
 def test_an_upstream_top_level_property_beside_its_params_one_is_told_to_replace_it():
-    config = load_config(valid(sample_rate=16000, params={"sample_rate": 24000}))  # as TEN merges property.json in
-    assert config.warnings[0].endswith("move it under params, in place of params.sample_rate (which is what counts)")
+    config = load_config(
+        valid(sample_rate=16000, params={"sample_rate": 24000})
+    )  # as TEN merges property.json in
+    assert config.warnings[0].endswith(
+        "move it under params, in place of params.sample_rate (which is what counts)"
+    )

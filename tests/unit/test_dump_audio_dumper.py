@@ -18,7 +18,12 @@ def pcm(seed: int, n: int) -> bytes:
 
 def read_wav(path: Path) -> tuple[int, int, int, bytes]:
     with wave.open(str(path), "rb") as wav:
-        return wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.readframes(wav.getnframes())
+        return (
+            wav.getnchannels(),
+            wav.getsampwidth(),
+            wav.getframerate(),
+            wav.readframes(wav.getnframes()),
+        )
 
 
 def test_each_request_gets_a_wav_with_the_right_header_and_content(tmp_path: Path) -> None:
@@ -30,7 +35,10 @@ def test_each_request_gets_a_wav_with_the_right_header_and_content(tmp_path: Pat
     dumper.end("req-a")
     dumper.close()
 
-    assert sorted(p.name for p in (tmp_path / "dumps").iterdir()) == ["spatius_1_req-a.wav", "spatius_2_req_b.wav"]
+    assert sorted(p.name for p in (tmp_path / "dumps").iterdir()) == [
+        "spatius_1_req-a.wav",
+        "spatius_2_req_b.wav",
+    ]
     assert read_wav(tmp_path / "dumps" / "spatius_1_req-a.wav") == (1, 2, 24000, a1 + a2)
     # Still open at close(): close() must finish its header too.
     assert read_wav(tmp_path / "dumps" / "spatius_2_req_b.wav") == (1, 2, 24000, b1)

@@ -56,7 +56,15 @@ def parse_ogg(data: bytes) -> list[OggPage]:
         body_end = body_start + sum(lacing)
         assert body_end <= len(data), "truncated page"
         pages.append(
-            OggPage(header_type, granule, serial, sequence, crc, data[body_start:body_end], data[pos:body_end])
+            OggPage(
+                header_type,
+                granule,
+                serial,
+                sequence,
+                crc,
+                data[body_start:body_end],
+                data[pos:body_end],
+            )
         )
         pos = body_end
     return pages
@@ -99,7 +107,9 @@ def best_correlation(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 
     # The Opus decoder's resampling shifts the waveform by a sample or two.
     ref = reference.astype(np.float64)[max_lag:-max_lag]
     return max(
-        np.corrcoef(ref, decoded[max_lag + lag : len(decoded) - max_lag + lag].astype(np.float64))[0, 1]
+        np.corrcoef(ref, decoded[max_lag + lag : len(decoded) - max_lag + lag].astype(np.float64))[
+            0, 1
+        ]
         for lag in range(-max_lag, max_lag + 1)
     )
 
@@ -167,7 +177,9 @@ def test_ogg_crc32_equals_the_sdk_checksum(data: bytes) -> None:
 async def test_speech_in_many_calls_is_one_valid_stream_that_decodes_to_the_input() -> None:
     pcm = speech(24000)
     encoder = OggOpusRequestEncoder(24000)
-    parts = [await encoder.encode(piece, end=False) for piece in chunks(pcm, [480, 160, 2401, 7, 960])]
+    parts = [
+        await encoder.encode(piece, end=False) for piece in chunks(pcm, [480, 160, 2401, 7, 960])
+    ]
     parts.append(await encoder.encode(b"", end=True))
     stream = b"".join(parts)
 
@@ -206,7 +218,11 @@ async def test_output_is_what_the_sdk_would_send_call_for_call(sizes: list[int])
 async def test_empty_request_is_valid_and_matches_the_sdk() -> None:
     encoder = OggOpusRequestEncoder(24000)
     # Like the SDK: no audio, no pages; send_audio accepts the empty final chunk.
-    assert await encoder.encode(b"", end=True) == sdk_encoder(24000).encode(b"", end=True).payload == b""
+    assert (
+        await encoder.encode(b"", end=True)
+        == sdk_encoder(24000).encode(b"", end=True).payload
+        == b""
+    )
     assert encoder.ended
 
 
@@ -227,7 +243,9 @@ async def test_concurrent_requests_do_not_mix() -> None:
         out = [await encoder.encode(p, end=False) for p in chunks(pcm, sizes)]
         return b"".join(out) + await encoder.encode(b"", end=True)
 
-    together = await asyncio.gather(*(encode_all(s, [480, 240 * (i + 1)]) for i, s in enumerate(signals)))
+    together = await asyncio.gather(
+        *(encode_all(s, [480, 240 * (i + 1)]) for i, s in enumerate(signals))
+    )
     for pcm, stream in zip(signals, together, strict=True):
         alone = OggOpusRequestEncoder(24000).encode_blocking(pcm, end=True)
         assert without_serial_and_crc(stream) == without_serial_and_crc(alone)

@@ -45,7 +45,9 @@ def test_there_are_pauses_between_the_sentences() -> None:
 def test_the_rates_are_the_same_speech_sample_for_sample() -> None:
     reference = np.frombuffer(speech_pcm(48000), dtype="<i2").astype(np.float64)
     for rate in (16000, 24000, 44100):
-        up = soxr.resample(np.frombuffer(speech_pcm(rate), dtype="<i2").astype(np.float64), rate, 48000)
+        up = soxr.resample(
+            np.frombuffer(speech_pcm(rate), dtype="<i2").astype(np.float64), rate, 48000
+        )
         n = min(len(up), len(reference))
         assert np.corrcoef(up[:n], reference[:n])[0, 1] > 0.99, rate
 

@@ -23,11 +23,20 @@ def read(name: str, payload: object) -> tuple[object, list]:
 
 
 def test_well_formed_payloads_read_without_problems() -> None:
-    start, problems = read("tts_audio_start", {"request_id": "r1", "metadata": {"session_id": "s", "turn_id": 3}})
+    start, problems = read(
+        "tts_audio_start", {"request_id": "r1", "metadata": {"session_id": "s", "turn_id": 3}}
+    )
     assert (start, problems) == (TtsStart("r1", {"session_id": "s", "turn_id": 3}), [])
-    end, problems = read("tts_audio_end", {
-        "request_id": "r1", "request_event_interval_ms": 40, "request_total_audio_duration_ms": 900,
-        "reason": 2, "metadata": {"turn_id": 3}})
+    end, problems = read(
+        "tts_audio_end",
+        {
+            "request_id": "r1",
+            "request_event_interval_ms": 40,
+            "request_total_audio_duration_ms": 900,
+            "reason": 2,
+            "metadata": {"turn_id": 3},
+        },
+    )
     assert (end, problems) == (TtsEnd("r1", 2, {"turn_id": 3}), [])
     assert read("finalize", {"metadata": {"turn_id": 3}}) == (Finalize({"turn_id": 3}), [])
 
@@ -39,20 +48,52 @@ def test_no_payload_reads_as_all_missing(text: str | None) -> None:
 
 
 def test_nulls_and_unknown_fields_are_not_problems() -> None:
-    end, problems = read("tts_audio_end", {"request_id": None, "reason": None, "metadata": None, "text": [1, {"a": 2}]})
+    end, problems = read(
+        "tts_audio_end",
+        {"request_id": None, "reason": None, "metadata": None, "text": [1, {"a": 2}]},
+    )
     assert (end, problems) == (TtsEnd(None, None, None), [])
 
 
 @pytest.mark.parametrize(
     ("payload", "expected", "key", "words"),
     [
-        ({"request_id": "r", "reason": "1"}, TtsEnd("r", None, None), "tts_audio_end.reason:string",
-         'must be an integer (1 finished, 2 interrupted, 3 error), got a string ("1")'),
-        ({"request_id": "r", "reason": True}, TtsEnd("r", None, None), "tts_audio_end.reason:boolean", "got a boolean (true)"),
-        ({"request_id": "r", "reason": 1.0}, TtsEnd("r", None, None), "tts_audio_end.reason:number", "got a number (1.0)"),
-        ({"request_id": "r", "reason": 2**70}, TtsEnd("r", None, None), "tts_audio_end.reason:beyond-int64", "1180591620717411303424"),
-        ({"request_id": 5, "reason": 1}, TtsEnd(None, 1, None), "tts_audio_end.request_id:number", "must be a string, got a number (5)"),
-        ({"reason": 3, "metadata": [1]}, TtsEnd(None, 3, None), "tts_audio_end.metadata:array", "must be a JSON object, got an array ([1])"),
+        (
+            {"request_id": "r", "reason": "1"},
+            TtsEnd("r", None, None),
+            "tts_audio_end.reason:string",
+            'must be an integer (1 finished, 2 interrupted, 3 error), got a string ("1")',
+        ),
+        (
+            {"request_id": "r", "reason": True},
+            TtsEnd("r", None, None),
+            "tts_audio_end.reason:boolean",
+            "got a boolean (true)",
+        ),
+        (
+            {"request_id": "r", "reason": 1.0},
+            TtsEnd("r", None, None),
+            "tts_audio_end.reason:number",
+            "got a number (1.0)",
+        ),
+        (
+            {"request_id": "r", "reason": 2**70},
+            TtsEnd("r", None, None),
+            "tts_audio_end.reason:beyond-int64",
+            "1180591620717411303424",
+        ),
+        (
+            {"request_id": 5, "reason": 1},
+            TtsEnd(None, 1, None),
+            "tts_audio_end.request_id:number",
+            "must be a string, got a number (5)",
+        ),
+        (
+            {"reason": 3, "metadata": [1]},
+            TtsEnd(None, 3, None),
+            "tts_audio_end.metadata:array",
+            "must be a JSON object, got an array ([1])",
+        ),
     ],
 )
 def test_a_wrong_field_is_read_as_missing_and_named(payload, expected, key, words) -> None:
@@ -75,9 +116,14 @@ def test_metadata_that_is_a_string_is_ignored_even_when_it_holds_json() -> None:
 
 
 def test_empty_keys_are_problems_and_are_dropped_from_metadata() -> None:
-    start, problems = read("tts_audio_start", {"": 1, "request_id": "r", "metadata": {"": 2, "turn_id": 4}})
+    start, problems = read(
+        "tts_audio_start", {"": 1, "request_id": "r", "metadata": {"": 2, "turn_id": 4}}
+    )
     assert start == TtsStart("r", {"turn_id": 4})  # metadata is echoed in error/metrics data
-    assert [p.key for p in problems] == ["tts_audio_start:empty-key", "tts_audio_start.metadata:empty-key"]
+    assert [p.key for p in problems] == [
+        "tts_audio_start:empty-key",
+        "tts_audio_start.metadata:empty-key",
+    ]
     finalize, problems = read("finalize", {"": None})
     assert finalize == Finalize(None) and [p.key for p in problems] == ["finalize:empty-key"]
     # deeper levels are left alone: nothing downstream checks them
@@ -103,7 +149,9 @@ def test_a_payload_that_is_not_an_object_or_not_json_reads_as_empty() -> None:
     end, problems = read_tts_data("tts_audio_end", "[1, 2]")
     assert end == TtsEnd(None, None, None) and [p.key for p in problems] == ["tts_audio_end:array"]
     start, problems = read_tts_data("tts_audio_start", "{not json")
-    assert start == TtsStart(None, None) and [p.key for p in problems] == ["tts_audio_start:not-json"]
+    assert start == TtsStart(None, None) and [p.key for p in problems] == [
+        "tts_audio_start:not-json"
+    ]
 
 
 def test_only_tts_data_names_are_read() -> None:
@@ -115,7 +163,11 @@ def test_only_tts_data_names_are_read() -> None:
     ("text", "expected", "keys"),
     [
         (None, None, []),
-        ('{"session_id": "s", "turn_id": [1, 2], "request_id": 12}', {"session_id": "s", "turn_id": [1, 2], "request_id": 12}, []),
+        (
+            '{"session_id": "s", "turn_id": [1, 2], "request_id": 12}',
+            {"session_id": "s", "turn_id": [1, 2], "request_id": 12},
+            [],
+        ),
         ("null", None, []),
         ('"{turn_id: 7"', None, ["pcm_frame.metadata:string"]),
         ("[7, 8]", None, ["pcm_frame.metadata:array"]),

@@ -50,10 +50,13 @@ class MessagingMethods:
         if result is not None:
             assert result.is_completed(), (
                 f"send_cmd('{cmd.get_name()}') got a streamed (non-final) result: "
-                "result.is_completed() is False (use send_cmd_ex)")
+                "result.is_completed() is False (use send_cmd_ex)"
+            )
         return result, error
 
-    async def send_cmd_ex(self, cmd: Cmd) -> AsyncGenerator[tuple[CmdResult | None, TenError | None], None]:
+    async def send_cmd_ex(
+        self, cmd: Cmd
+    ) -> AsyncGenerator[tuple[CmdResult | None, TenError | None], None]:
         if not isinstance(cmd, Cmd):
             yield None, generic_error(f"send_cmd_ex needs a Cmd, not {type(cmd).__name__}")
             return
@@ -73,7 +76,9 @@ class MessagingMethods:
     ) -> TenError | None:
         return await self._send(video_frame, VideoFrame, options)
 
-    async def return_result(self, result: CmdResult, options: SendOptions | None = None) -> TenError | None:
+    async def return_result(
+        self, result: CmdResult, options: SendOptions | None = None
+    ) -> TenError | None:
         if not isinstance(result, CmdResult):
             return generic_error(f"return_result needs a CmdResult, not {type(result).__name__}")
         error = self._host.runtime.return_result(self._host, result)
@@ -81,7 +86,9 @@ class MessagingMethods:
             return await runtime_verdict(error)
         return error
 
-    async def _send(self, msg: Msg, expected: type[Msg], options: SendOptions | None) -> TenError | None:
+    async def _send(
+        self, msg: Msg, expected: type[Msg], options: SendOptions | None
+    ) -> TenError | None:
         if not isinstance(msg, expected):
             return generic_error(f"expected {expected.__name__}, got {type(msg).__name__}")
         wait = bool(options is not None and options.wait_for_result)
@@ -99,7 +106,9 @@ class AsyncTenEnv(MessagingMethods, TenEnvBase):
     ) -> None:
         host = ten_env._internal.host
         if host is None:
-            raise ValueError("the stand-in builds an AsyncTenEnv on the TenEnv of a graph node only")
+            raise ValueError(
+                "the stand-in builds an AsyncTenEnv on the TenEnv of a graph node only"
+            )
         self._ten_env = ten_env
         self._ten_env_loop = loop
         self._ten_env_thread = thread

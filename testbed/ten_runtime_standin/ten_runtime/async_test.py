@@ -27,14 +27,20 @@ DEFAULT_TIMEOUT_S = 180.0
 
 
 class AsyncTenEnvTester(MessagingMethods, TenEnvTesterBase):
-    def __init__(self, ten_env_tester: TenEnvTester, loop: asyncio.AbstractEventLoop,
-                 thread: threading.Thread) -> None:
+    def __init__(
+        self,
+        ten_env_tester: TenEnvTester,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+    ) -> None:
         self._ten_env_tester = ten_env_tester
         self._ten_env_loop = loop
         self._ten_env_thread = thread
         self._host = ten_env_tester._host
 
-    async def return_result(self, cmd_result: CmdResult, options: SendOptions | None = None) -> TenError | None:
+    async def return_result(
+        self, cmd_result: CmdResult, options: SendOptions | None = None
+    ) -> TenError | None:
         # The real tester env names the parameter cmd_result (the extension env: result).
         return await MessagingMethods.return_result(self, cmd_result, options)
 
@@ -59,8 +65,9 @@ class AsyncExtensionTester:
         the run fails fatally (the real process would exit)."""
         from .runtime import GraphRuntime  # late: runtime imports this module's siblings
 
-        runtime = GraphRuntime(self._graph_spec(), self, _tester_env,
-                               getattr(self, "_timeout_s", DEFAULT_TIMEOUT_S))
+        runtime = GraphRuntime(
+            self._graph_spec(), self, _tester_env, getattr(self, "_timeout_s", DEFAULT_TIMEOUT_S)
+        )
         return runtime.run()
 
     def _graph_spec(self) -> GraphSpec:

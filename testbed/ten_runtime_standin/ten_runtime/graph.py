@@ -87,8 +87,10 @@ def parse_graph(graph_json: str) -> GraphSpec:
             raise GraphError(f"node name {name!r} is used twice")
         if addon == TESTER_ADDON:
             if tester is not None:
-                raise GraphError(f"nodes {tester!r} and {name!r} both have the tester's addon "
-                                 f"{TESTER_ADDON!r}: a graph has one tester")
+                raise GraphError(
+                    f"nodes {tester!r} and {name!r} both have the tester's addon "
+                    f"{TESTER_ADDON!r}: a graph has one tester"
+                )
             tester = name
             continue  # the tester itself, not an extension to load
         node_property = raw.get("property") or {}

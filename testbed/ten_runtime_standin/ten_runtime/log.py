@@ -27,10 +27,19 @@ from .value import Value
 
 APP_DIR_ENV = "TEN_STANDIN_APP_DIR"
 _LEVEL_CHARS = {LogLevel.DEBUG: "D", LogLevel.INFO: "I", LogLevel.WARN: "W", LogLevel.ERROR: "E"}
-_CONFIG_LEVELS = {"debug": LogLevel.DEBUG, "info": LogLevel.INFO, "warn": LogLevel.WARN,
-                  "error": LogLevel.ERROR, "off": None}
-_COLORS = {LogLevel.DEBUG: "\x1b[36m", LogLevel.INFO: "\x1b[32m", LogLevel.WARN: "\x1b[33m",
-           LogLevel.ERROR: "\x1b[31m"}
+_CONFIG_LEVELS = {
+    "debug": LogLevel.DEBUG,
+    "info": LogLevel.INFO,
+    "warn": LogLevel.WARN,
+    "error": LogLevel.ERROR,
+    "off": None,
+}
+_COLORS = {
+    LogLevel.DEBUG: "\x1b[36m",
+    LogLevel.INFO: "\x1b[32m",
+    LogLevel.WARN: "\x1b[33m",
+    LogLevel.ERROR: "\x1b[31m",
+}
 _RESET = "\x1b[0m"
 
 _lock = threading.Lock()
@@ -81,13 +90,22 @@ def _caller(depth: int) -> tuple[str, str, int]:
 def _c_line(level: LogLevel, where: tuple[str, str, int], node: str, msg: str) -> str:
     now = datetime.datetime.now()
     func, file, line = where
-    return (f"{now:%m-%d %H:%M:%S}.{now.microsecond // 1000:03d} {os.getpid()}"
-            f"({threading.get_native_id()}) {_LEVEL_CHARS.get(level, 'E')} "
-            f"{func}@{file}:{line} [{node}] {msg}")
+    return (
+        f"{now:%m-%d %H:%M:%S}.{now.microsecond // 1000:03d} {os.getpid()}"
+        f"({threading.get_native_id()}) {_LEVEL_CHARS.get(level, 'E')} "
+        f"{func}@{file}:{line} [{node}] {msg}"
+    )
 
 
-def _plain_line(level: LogLevel, where: tuple[str, str, int], node: str, msg: str,
-                category: str | None, fields: Any, colored: bool) -> str:
+def _plain_line(
+    level: LogLevel,
+    where: tuple[str, str, int],
+    node: str,
+    msg: str,
+    category: str | None,
+    fields: Any,
+    colored: bool,
+) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).isoformat()
     func, file, line = where
     level_char = _LEVEL_CHARS.get(level, "E")
@@ -153,6 +171,13 @@ def emit_log(
         for handler in config.get("handlers") or []:
             if _matches(handler, level, category):
                 formatter = handler.get("formatter") or {}
-                text = _plain_line(level, where, node, msg, category, plain_fields,
-                                   bool(formatter.get("colored", False)))
+                text = _plain_line(
+                    level,
+                    where,
+                    node,
+                    msg,
+                    category,
+                    plain_fields,
+                    bool(formatter.get("colored", False)),
+                )
                 _write(handler.get("emitter") or {}, text)

@@ -35,11 +35,15 @@ class MessageSchemas:
         where = empty_key_path(properties, schema)
         if where is None:
             return None
-        return (f"{kind} '{name}' has an empty-string key \"\" in {where}, which {kind}_{direction} "
-                "of the manifest declares a schema for: the real runtime's schema check fails "
-                "an assertion there and aborts the whole process (SIGABRT)")
+        return (
+            f"{kind} '{name}' has an empty-string key \"\" in {where}, which {kind}_{direction} "
+            "of the manifest declares a schema for: the real runtime's schema check fails "
+            "an assertion there and aborts the whole process (SIGABRT)"
+        )
 
-    def misfit(self, direction: str, kind: str, name: str, properties: dict[str, Any]) -> str | None:
+    def misfit(
+        self, direction: str, kind: str, name: str, properties: dict[str, Any]
+    ) -> str | None:
         """Why the message does not fit its declared schema, or None if it fits or is not
         declared."""
         schema = self._declared.get((direction, kind, name))

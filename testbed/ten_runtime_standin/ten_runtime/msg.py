@@ -70,13 +70,17 @@ class Msg:
         return Loc(*self.get_source_internal())
 
     def set_dests(self, locs: list[Loc]) -> TenError | None:
-        return self.set_dests_internal([(loc.app_uri, loc.graph_id, loc.extension_name) for loc in locs])
+        return self.set_dests_internal(
+            [(loc.app_uri, loc.graph_id, loc.extension_name) for loc in locs]
+        )
 
     # The native layer under get_source / set_dests in the real runtime (loc as a tuple).
     def get_source_internal(self) -> tuple[str | None, str | None, str | None]:
         return (self._source.app_uri, self._source.graph_id, self._source.extension_name)
 
-    def set_dests_internal(self, locs: list[tuple[str | None, str | None, str | None]]) -> TenError | None:
+    def set_dests_internal(
+        self, locs: list[tuple[str | None, str | None, str | None]]
+    ) -> TenError | None:
         self._dests = [Loc(*loc) for loc in locs]
         return None
 

@@ -28,8 +28,6 @@ _HANDLERS = {
 }
 
 
-
-
 class NodeState(IntEnum):
     CREATED = 0
     OPEN = 1  # on_init has returned: messages are handed to handlers
@@ -158,8 +156,9 @@ class NodeHost:
     def _receive(self, msg: Msg) -> None:
         if self.state >= NodeState.DEINIT:
             if isinstance(msg, Cmd):
-                self.runtime.answer_for_runtime(msg, f"extension '{self.name}' is deinitializing",
-                                                cause="receiver_deinit")
+                self.runtime.answer_for_runtime(
+                    msg, f"extension '{self.name}' is deinitializing", cause="receiver_deinit"
+                )
             else:
                 self.log(LogLevel.DEBUG, f"{msg.KIND} '{msg.get_name()}' dropped: deinitializing")
             return
@@ -171,9 +170,7 @@ class NodeHost:
     def _dispatch(self, msg: Msg) -> None:
         self.runtime.record_message(self, "in", msg, msg.get_source().extension_name)
         handler_name = _HANDLERS[msg.KIND]
-        task = asyncio.get_running_loop().create_task(
-            self._guarded(handler_name, self.env, msg)
-        )
+        task = asyncio.get_running_loop().create_task(self._guarded(handler_name, self.env, msg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -29,9 +29,7 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
     """`a.b[2].c` -> ("a", "b", 2, "c"); raises ValueError on a malformed path."""
     if not _PATH.fullmatch(path):
         raise ValueError(f"malformed property path: {path!r}")
-    return tuple(
-        key if key else int(index) for key, index in _PART.findall(path)
-    )
+    return tuple(key if key else int(index) for key, index in _PART.findall(path))
 
 
 def copy_json(value: Any) -> Any:

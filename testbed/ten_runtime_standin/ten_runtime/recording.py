@@ -58,8 +58,7 @@ class FatalError:
 
     def describe(self) -> str:
         return (
-            f"{self.node}.{self.callback} raised "
-            f"{type(self.exception).__name__}: {self.exception}"
+            f"{self.node}.{self.callback} raised {type(self.exception).__name__}: {self.exception}"
         )
 
 

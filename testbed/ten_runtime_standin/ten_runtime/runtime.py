@@ -66,7 +66,9 @@ def end_process_if_asked(exc: BaseException) -> None:
 
 
 class GraphRuntime:
-    def __init__(self, spec: GraphSpec, tester: Any, tester_env_factory: Any, timeout_s: float) -> None:
+    def __init__(
+        self, spec: GraphSpec, tester: Any, tester_env_factory: Any, timeout_s: float
+    ) -> None:
         self.spec = spec
         self.graph_id = uuid.uuid4().hex
         self.record = RunRecord(record_messages=standin.message_recording_enabled())
@@ -108,15 +110,22 @@ class GraphRuntime:
                 host = self._build_extension(node)
             except Exception as exc:  # noqa: BLE001 - a node that cannot be built is fatal
                 self.record.add_fatal(node.name, "load", exc)
-                emit_log(self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin")
+                emit_log(
+                    self.record, node.name, LogLevel.ERROR, f"cannot load: {exc}", "ten:standin"
+                )
                 end_process_if_asked(exc)
                 return False
             if host is None:
                 return False
             self._hosts[node.name] = host
         tester_host = NodeHost(
-            self, self.spec.tester, self._tester, self.tester_loop, MessageSchemas(None),
-            ("on_init", "on_start"), is_tester=True,
+            self,
+            self.spec.tester,
+            self._tester,
+            self.tester_loop,
+            MessageSchemas(None),
+            ("on_init", "on_start"),
+            is_tester=True,
         )
         tester_host.env = self._tester_env_factory(tester_host)
         self._hosts[self.spec.tester] = tester_host
@@ -129,7 +138,9 @@ class GraphRuntime:
             node.name, node.addon, str(info.folder) if info.folder else None, info.manifest
         )
         properties = load_extension_properties(
-            info.default_properties, node.property, info.manifest,
+            info.default_properties,
+            node.property,
+            info.manifest,
             f"extension '{node.name}' (addon '{node.addon}')",
         )
         future = self.app_loop.submit(self._create_instance(info, node.name))
@@ -137,11 +148,20 @@ class GraphRuntime:
         if instance is None:
             return None
         host = NodeHost(
-            self, node.name, instance, self.app_loop, MessageSchemas(info.manifest),
-            ("on_configure", "on_init", "on_start"), PropertyStore(properties),
+            self,
+            node.name,
+            instance,
+            self.app_loop,
+            MessageSchemas(info.manifest),
+            ("on_configure", "on_init", "on_start"),
+            PropertyStore(properties),
         )
-        host.env = AsyncTenEnv(TenEnv(EnvTarget(self.record, node.name, host=host)),
-                               self.app_loop.loop, self.app_loop.thread, None)
+        host.env = AsyncTenEnv(
+            TenEnv(EnvTarget(self.record, node.name, host=host)),
+            self.app_loop.loop,
+            self.app_loop.thread,
+            None,
+        )
         return host
 
     async def _create_instance(self, info: AddonInfo, node_name: str) -> AsyncExtension | None:
@@ -151,26 +171,36 @@ class GraphRuntime:
 
         def on_done(what: str, args: tuple[Any, ...]) -> None:
             if what == "create_instance":
-                loop.call_soon_threadsafe(
-                    lambda: created.done() or created.set_result(args[0])
-                )
+                loop.call_soon_threadsafe(lambda: created.done() or created.set_result(args[0]))
 
         try:
             addon = info.addon_class()
-            addon.on_create_instance(TenEnv(EnvTarget(self.record, node_name, on_done)), node_name, None)
+            addon.on_create_instance(
+                TenEnv(EnvTarget(self.record, node_name, on_done)), node_name, None
+            )
             instance = await asyncio.wait_for(created, CREATE_INSTANCE_TIMEOUT_S)
         except asyncio.TimeoutError:
-            self.fail(node_name, "on_create_instance", TimeoutError(
-                f"addon '{info.name}' did not call on_create_instance_done "
-                f"within {CREATE_INSTANCE_TIMEOUT_S} s"))
+            self.fail(
+                node_name,
+                "on_create_instance",
+                TimeoutError(
+                    f"addon '{info.name}' did not call on_create_instance_done "
+                    f"within {CREATE_INSTANCE_TIMEOUT_S} s"
+                ),
+            )
             return None
         except Exception as exc:  # noqa: BLE001 - escaped from the addon: fatal
             self.fail(node_name, "on_create_instance", exc)
             return None
         if not isinstance(instance, AsyncExtension):
-            self.fail(node_name, "on_create_instance", TypeError(
-                f"addon '{info.name}' created {type(instance).__name__}; the stand-in runs "
-                "AsyncExtension subclasses only"))
+            self.fail(
+                node_name,
+                "on_create_instance",
+                TypeError(
+                    f"addon '{info.name}' created {type(instance).__name__}; the stand-in runs "
+                    "AsyncExtension subclasses only"
+                ),
+            )
             return None
         return instance
 
@@ -181,8 +211,11 @@ class GraphRuntime:
         tester_lifecycle = tester.loop_thread.submit(tester.lifecycle())
 
         if not self._stop_event.wait(self._timeout_s):
-            self.request_stop(TenError(
-                TenErrorCode.ErrorCodeTimeout, f"the test timed out after {self._timeout_s} s"))
+            self.request_stop(
+                TenError(
+                    TenErrorCode.ErrorCodeTimeout, f"the test timed out after {self._timeout_s} s"
+                )
+            )
 
         for host in extensions:
             host.request_stop()
@@ -190,23 +223,32 @@ class GraphRuntime:
         for name, lifecycle in lifecycles.items():
             self._wait_lifecycle(name, lifecycle, deadline)
         for pending in self._cmds.close_all("the graph stopped before the cmd got a result"):
-            self._note_auto_answer(pending.name, pending.sender, pending.receivers,
-                                   "graph_stopped")
+            self._note_auto_answer(pending.name, pending.sender, pending.receivers, "graph_stopped")
         tester.request_stop()
         self._wait_lifecycle(self.spec.tester, tester_lifecycle, time.monotonic() + STOP_TIMEOUT_S)
 
-    def _wait_lifecycle(self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float) -> None:
+    def _wait_lifecycle(
+        self, name: str, lifecycle: concurrent.futures.Future[Any], deadline: float
+    ) -> None:
         try:
             lifecycle.result(timeout=max(0.0, deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
-            self.record.add_fatal(name, "on_stop/on_deinit", TimeoutError(
-                f"'{name}' did not get through on_stop and on_deinit within {STOP_TIMEOUT_S} s"))
+            self.record.add_fatal(
+                name,
+                "on_stop/on_deinit",
+                TimeoutError(
+                    f"'{name}' did not get through on_stop and on_deinit within {STOP_TIMEOUT_S} s"
+                ),
+            )
 
     def _shut_loops(self) -> None:
         for loop_thread in (self.app_loop, self.tester_loop):
             if loop_thread is not None and not loop_thread.stop(LOOP_STOP_GRACE_S):
-                self.record.add_fatal(loop_thread.name, "stop", RuntimeError(
-                    f"the loop thread {loop_thread.name} is blocked and did not stop"))
+                self.record.add_fatal(
+                    loop_thread.name,
+                    "stop",
+                    RuntimeError(f"the loop thread {loop_thread.name} is blocked and did not stop"),
+                )
 
     # -- stopping and failing (thread-safe) -------------------------------------------------------
     def request_stop(self, error: TenError | None) -> None:
@@ -239,11 +281,17 @@ class GraphRuntime:
         self._cmds.silence()
         self.request_stop(generic_error(f"fatal: {fatal.describe()}"))
 
-    def _loop_exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def _loop_exception_handler(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
         # A task the extension spawned itself failed: the real runtime only logs it too.
-        emit_log(self.record, "ten:standin", LogLevel.ERROR,
-                 f"unhandled exception on a loop: {context.get('message')} "
-                 f"{context.get('exception')!r}", "asyncio")
+        emit_log(
+            self.record,
+            "ten:standin",
+            LogLevel.ERROR,
+            f"unhandled exception on a loop: {context.get('message')} {context.get('exception')!r}",
+            "asyncio",
+        )
 
     # -- messages --------------------------------------------------------------------------------
     def _receivers(self, sender: NodeHost, msg: Msg) -> list[NodeHost]:
@@ -253,7 +301,9 @@ class GraphRuntime:
             names = self.spec.destinations(sender.name, msg.KIND, msg.get_name())
         return [self._hosts[name] for name in names if name in self._hosts]
 
-    async def send_cmd(self, sender: NodeHost, cmd: Cmd) -> tuple[CmdResult | None, TenError | None]:
+    async def send_cmd(
+        self, sender: NodeHost, cmd: Cmd
+    ) -> tuple[CmdResult | None, TenError | None]:
         future: asyncio.Future[tuple[CmdResult | None, TenError | None]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -286,8 +336,10 @@ class GraphRuntime:
         name = cmd.get_name()
         receivers = self._receivers(sender, cmd)
         if not receivers:
-            return TenError(TenErrorCode.ErrorCodeMsgNotConnected,
-                            f"Failed to find destination of a 'cmd' message '{name}' from graph.")
+            return TenError(
+                TenErrorCode.ErrorCodeMsgNotConnected,
+                f"Failed to find destination of a 'cmd' message '{name}' from graph.",
+            )
         properties = cmd._properties()
         if self._schema_abort(sender, "out", cmd, properties):
             return generic_error(f"fatal: cmd '{name}' aborted the process")
@@ -301,10 +353,16 @@ class GraphRuntime:
             self.record_message(sender, "in", result, result.get_source().extension_name)
             deliver(result)
 
-        self._cmds.open(PendingCmd(
-            cmd._cmd_id, name, sender.name, tuple(r.name for r in receivers),
-            sender.loop_thread.call, deliver_and_record,
-        ))
+        self._cmds.open(
+            PendingCmd(
+                cmd._cmd_id,
+                name,
+                sender.name,
+                tuple(r.name for r in receivers),
+                sender.loop_thread.call,
+                deliver_and_record,
+            )
+        )
         self.record_message(sender, "out", cmd)
         for receiver in receivers:
             if self._schema_abort(receiver, "in", cmd, properties):
@@ -322,13 +380,21 @@ class GraphRuntime:
         kind, name = msg.KIND, msg.get_name()
         receivers = self._receivers(sender, msg)
         if not receivers:
-            return TenError(
-                TenErrorCode.ErrorCodeMsgNotConnected,
-                f"Failed to find destination of a '{kind}' message '{name}' from graph.",
-            ) if wait_for_result else None
+            return (
+                TenError(
+                    TenErrorCode.ErrorCodeMsgNotConnected,
+                    f"Failed to find destination of a '{kind}' message '{name}' from graph.",
+                )
+                if wait_for_result
+                else None
+            )
         properties = msg._properties()
         if self._schema_abort(sender, "out", msg, properties):
-            return generic_error(f"fatal: {kind} '{name}' aborted the process") if wait_for_result else None
+            return (
+                generic_error(f"fatal: {kind} '{name}' aborted the process")
+                if wait_for_result
+                else None
+            )
         problem = sender.schemas.misfit("out", kind, name, properties)
         if problem:
             sender.log(LogLevel.WARN, f"{kind} '{name}' not sent, it misfits {kind}_out: {problem}")
@@ -346,7 +412,9 @@ class GraphRuntime:
             receiver.post(msg._copy_for_delivery(sender.loc))
         return error if wait_for_result else None
 
-    def _schema_abort(self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]) -> bool:
+    def _schema_abort(
+        self, node: NodeHost, direction: str, msg: Msg, properties: dict[str, Any]
+    ) -> bool:
         """A message whose schema check would abort the real process (an empty-string key
         under a declared schema): fatal for the run, like an escaped exception."""
         problem = node.schemas.fatal(direction, msg.KIND, msg.get_name(), properties)
@@ -361,8 +429,9 @@ class GraphRuntime:
             self.record_message(answerer, "out", result)
         return None  # a result for an already answered cmd is ignored, without an error
 
-    def answer_for_runtime(self, cmd: Cmd, detail: str, cause: str,
-                           answerer: NodeHost | None = None) -> None:
+    def answer_for_runtime(
+        self, cmd: Cmd, detail: str, cause: str, answerer: NodeHost | None = None
+    ) -> None:
         """The automatic ERROR result the runtime gives a cmd nobody will handle."""
         result = error_result_for(cmd, detail)
         if answerer is not None:
@@ -371,12 +440,24 @@ class GraphRuntime:
         if pending is not None:
             self._note_auto_answer(pending.name, pending.sender, pending.receivers, cause)
 
-    def _note_auto_answer(self, name: str, sender: str, receivers: tuple[str, ...], cause: str) -> None:
+    def _note_auto_answer(
+        self, name: str, sender: str, receivers: tuple[str, ...], cause: str
+    ) -> None:
         self.record.auto_answered_cmds.append(AutoAnsweredCmd(name, sender, receivers, cause))
-        emit_log(self.record, sender, LogLevel.INFO,
-                 f"cmd '{name}' answered with ERROR by the runtime ({cause})", "ten:standin")
+        emit_log(
+            self.record,
+            sender,
+            LogLevel.INFO,
+            f"cmd '{name}' answered with ERROR by the runtime ({cause})",
+            "ten:standin",
+        )
 
-    def record_message(self, host: NodeHost, direction: str, msg: Msg, peer: str | None = None) -> None:
+    def record_message(
+        self, host: NodeHost, direction: str, msg: Msg, peer: str | None = None
+    ) -> None:
         if self.record.record_messages:
-            self.record.add_message(MessageRecord(
-                host.name, direction, msg.KIND, msg.get_name(), to_json(msg._properties()), peer))
+            self.record.add_message(
+                MessageRecord(
+                    host.name, direction, msg.KIND, msg.get_name(), to_json(msg._properties()), peer
+                )
+            )

@@ -32,10 +32,22 @@ if TYPE_CHECKING:
     from .runtime import GraphRuntime
 
 __all__ = [
-    "TESTER_NODE", "RunRecord", "LogRecord", "MessageRecord", "AutoAnsweredCmd", "FatalError",
-    "StandinRunError", "last_run", "active_runs", "take_completed_runs", "app_loop",
-    "set_message_recording", "message_recording_enabled", "undeclared_messages",
-    "set_log_config", "UNREAD_LOG_CONFIG",
+    "TESTER_NODE",
+    "RunRecord",
+    "LogRecord",
+    "MessageRecord",
+    "AutoAnsweredCmd",
+    "FatalError",
+    "StandinRunError",
+    "last_run",
+    "active_runs",
+    "take_completed_runs",
+    "app_loop",
+    "set_message_recording",
+    "message_recording_enabled",
+    "undeclared_messages",
+    "set_log_config",
+    "UNREAD_LOG_CONFIG",
 ]
 
 

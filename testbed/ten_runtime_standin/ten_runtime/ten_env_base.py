@@ -21,31 +21,58 @@ class LogMethods:
     def _log_target(self) -> tuple[RunRecord | None, str]:
         raise NotImplementedError
 
-    def _emit(self, level: LogLevel, msg: str, category: str | None, fields: FieldsType,
-              option: LogOption) -> TenError | None:
+    def _emit(
+        self, level: LogLevel, msg: str, category: str | None, fields: FieldsType, option: LogOption
+    ) -> TenError | None:
         record, node = self._log_target()
         # The line names the function option.skip frames above the log method (as the real one).
         emit_log(record, node, level, msg, category, fields, caller_depth=option.skip + 1)
         return None
 
-    def log(self, level: LogLevel, msg: str, category: str | None = None, fields: FieldsType = None,
-            option: LogOption = DefaultLogOption) -> TenError | None:
+    def log(
+        self,
+        level: LogLevel,
+        msg: str,
+        category: str | None = None,
+        fields: FieldsType = None,
+        option: LogOption = DefaultLogOption,
+    ) -> TenError | None:
         return self._emit(level, msg, category, fields, option)
 
-    def log_debug(self, msg: str, category: str | None = None, fields: FieldsType = None,
-                  option: LogOption = DefaultLogOption) -> TenError | None:
+    def log_debug(
+        self,
+        msg: str,
+        category: str | None = None,
+        fields: FieldsType = None,
+        option: LogOption = DefaultLogOption,
+    ) -> TenError | None:
         return self._emit(LogLevel.DEBUG, msg, category, fields, option)
 
-    def log_info(self, msg: str, category: str | None = None, fields: FieldsType = None,
-                 option: LogOption = DefaultLogOption) -> TenError | None:
+    def log_info(
+        self,
+        msg: str,
+        category: str | None = None,
+        fields: FieldsType = None,
+        option: LogOption = DefaultLogOption,
+    ) -> TenError | None:
         return self._emit(LogLevel.INFO, msg, category, fields, option)
 
-    def log_warn(self, msg: str, category: str | None = None, fields: FieldsType = None,
-                 option: LogOption = DefaultLogOption) -> TenError | None:
+    def log_warn(
+        self,
+        msg: str,
+        category: str | None = None,
+        fields: FieldsType = None,
+        option: LogOption = DefaultLogOption,
+    ) -> TenError | None:
         return self._emit(LogLevel.WARN, msg, category, fields, option)
 
-    def log_error(self, msg: str, category: str | None = None, fields: FieldsType = None,
-                  option: LogOption = DefaultLogOption) -> TenError | None:
+    def log_error(
+        self,
+        msg: str,
+        category: str | None = None,
+        fields: FieldsType = None,
+        option: LogOption = DefaultLogOption,
+    ) -> TenError | None:
         return self._emit(LogLevel.ERROR, msg, category, fields, option)
 
 

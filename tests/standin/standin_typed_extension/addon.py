@@ -3,7 +3,14 @@
 manifest.json applies. On start it sends data `typed` with `x` as a string (a misfit of its int32 schema) and
 sends the error it got to the tester as data `send_error` (property `message`)."""
 
-from ten_runtime import Addon, AsyncExtension, AsyncTenEnv, Data, SendOptions, register_addon_as_extension
+from ten_runtime import (
+    Addon,
+    AsyncExtension,
+    AsyncTenEnv,
+    Data,
+    SendOptions,
+    register_addon_as_extension,
+)
 
 ADDON = "standin_typed_extension"
 
