@@ -101,8 +101,11 @@ class SendPath:
         else:
             since = inbox_since
         request = self.open
+        # Started: some of its audio is out where a listener can hear it. Ogg Opus holds a
+        # request's first packet back until the next one is encoded (the SDK's Ogg writer),
+        # so its second frame goes at once as well.
         started = (request is not None and request.utterance is utterance
-                   and request.link is self.live)
+                   and request.link is self.live and request.samples > request.withheld_samples())
         return decide(self.policy, queued_s=(self.backlog.bytes + inbox_bytes) / self._bytes_per_s,
                       request_started=started, oldest_queued_at=since, now=now,
                       closing=held_long_enough)

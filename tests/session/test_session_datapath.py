@@ -97,30 +97,44 @@ def encoded_like_the_sdk(batches: list[bytes]) -> np.ndarray:
     return decode_ogg_opus(stream, 24000)
 
 
+def sent_alone(audio_format: str) -> int:
+    """How many frames of a request go out alone and at once: until some of its audio can be
+    heard. Ogg Opus holds the first packet back until the next is encoded (the SDK's Ogg
+    writer), so there the second frame goes at once too."""
+    return 1 if audio_format == "pcm_s16le" else 2
+
+
+async def start_request(rig: Rig, emulator, f: list[bytes], alone: int):
+    for i in range(alone):
+        rig.push(f[i], turn=1)  # the request's first audio: out at once, alone
+        await until(lambda n=i: requests_of(emulator)
+                    and requests_of(emulator)[0].message_count == n + 1)
+    return requests_of(emulator)[0]
+
+
 @pytest.mark.parametrize("audio_format", FORMATS)
 async def test_first_frame_alone_later_frames_batched_held_frame_still_sent(
     emulator, emulator_props, audio_format
 ):
     rig = await started(emulator, emulator_props, audio_format)
-    f = frames(4)
-    rig.push(f[0], turn=1)  # the request's first audio: out at once, alone
-    await until(lambda: requests_of(emulator) and requests_of(emulator)[0].message_count == 1)
-    request = requests_of(emulator)[0]
-    rig.push(f[1], turn=1)  # 20 ms, less than a batch: the hold sends it, with no end
-    await until(lambda: request.message_count == 2)
+    alone = sent_alone(audio_format)
+    f = frames(alone + 3)
+    request = await start_request(rig, emulator, f, alone)
+    rig.push(f[alone], turn=1)  # 20 ms, less than a batch: the hold sends it, with no end
+    await until(lambda: request.message_count == alone + 1)
     assert not request.ended
-    rig.push(f[2] + f[3], turn=1)  # two frames pushed together: one batch, one message
+    rig.push(f[alone + 1] + f[alone + 2], turn=1)  # two frames pushed together: one message
     rig.end(turn=1)
     await asyncio.to_thread(emulator.wait_for_ended_requests, 1, 10)
     await rig.streamer.stop()
-    assert request.message_count == 4, request.chunks  # f0 | f1 | f2+f3 | the end
+    assert request.message_count == alone + 3, request.chunks  # ... | f | f+f | the end
     assert request.messages_after_end == 0
+    batches = [*f[: alone + 1], f[alone + 1] + f[alone + 2]]
     if audio_format == "pcm_s16le":
-        assert [c.data for c in request.chunks] == [f[0], f[1], f[2] + f[3], b""]
+        assert [c.data for c in request.chunks] == [*batches, b""]
     else:
-        expected = encoded_like_the_sdk([f[0], f[1], f[2] + f[3]])
-        assert np.array_equal(request.pcm(), expected)
-    assert rig.streamer.stats.audio_seconds_sent == pytest.approx(4 * 0.02)
+        assert np.array_equal(request.pcm(), encoded_like_the_sdk(batches))
+    assert rig.streamer.stats.audio_seconds_sent == pytest.approx(len(f) * 0.02)
     assert rig.streamer.stats.dropped_audio_seconds == 0
     assert not rig.failures
 
@@ -130,26 +144,27 @@ async def test_later_frames_wait_for_a_whole_batch(emulator, emulator_props, aud
     # A hold longer than the test: a later frame leaves only with the next one.
     rig = await started(emulator, emulator_props, audio_format,
                         batch_policy=BatchPolicy(target_s=0.040, max_hold_s=60.0))
-    f = frames(5)
-    rig.push(f[0], turn=1)
-    await until(lambda: requests_of(emulator) and requests_of(emulator)[0].message_count == 1)
-    request = requests_of(emulator)[0]
-    for first, second in ((1, 2), (3, 4)):
+    alone = sent_alone(audio_format)
+    f = frames(alone + 4)
+    request = await start_request(rig, emulator, f, alone)
+    for k in range(2):
+        first = alone + 2 * k
         rig.push(f[first], turn=1)
         # The loop turns here for a while: an owner woken per frame would send f[first]
         # alone now. (This wait cannot make the test pass: with batching the outcome is the
         # same however long it is.)
         await asyncio.sleep(0.05)
-        rig.push(f[second], turn=1)
-        await until(lambda n=first: request.message_count == 1 + (n + 1) // 2)
+        rig.push(f[first + 1], turn=1)
+        await until(lambda n=alone + k + 1: request.message_count == n)
     rig.end(turn=1)
     await asyncio.to_thread(emulator.wait_for_ended_requests, 1, 10)
     await rig.streamer.stop()
-    assert request.message_count == 4, request.chunks  # f0 | f1+f2 | f3+f4 | the end
+    assert request.message_count == alone + 3, request.chunks  # alone | f+f | f+f | the end
+    batches = [*f[:alone], f[alone] + f[alone + 1], f[alone + 2] + f[alone + 3]]
     if audio_format == "pcm_s16le":
-        assert [c.data for c in request.chunks] == [f[0], f[1] + f[2], f[3] + f[4], b""]
+        assert [c.data for c in request.chunks] == [*batches, b""]
     else:
-        assert np.array_equal(request.pcm(), encoded_like_the_sdk([f[0], f[1] + f[2], f[3] + f[4]]))
+        assert np.array_equal(request.pcm(), encoded_like_the_sdk(batches))
     assert not rig.failures
 
 
@@ -158,11 +173,10 @@ async def test_flush_with_batched_audio_pending_sends_none_of_it_and_interrupts(
     emulator, emulator_props, audio_format
 ):
     rig = await started(emulator, emulator_props, audio_format)
-    f = frames(2)
-    rig.push(f[0], turn=1)
-    await until(lambda: requests_of(emulator) and requests_of(emulator)[0].message_count == 1)
-    first = requests_of(emulator)[0]
-    rig.push(f[1], turn=1)  # held for the batch
+    alone = sent_alone(audio_format)
+    f = frames(alone + 1)
+    first = await start_request(rig, emulator, f, alone)
+    rig.push(f[alone], turn=1)  # held for the batch
     rig.pipeline.on_flush()  # before the hold ends
     await until(lambda: first.interrupt is not None)
     # The next turn's audio arrives after anything sent before it on the same socket: had
@@ -172,7 +186,7 @@ async def test_flush_with_batched_audio_pending_sends_none_of_it_and_interrupts(
     rig.end(turn=2)
     await until(lambda: len(requests_of(emulator)) == 2 and requests_of(emulator)[1].ended)
     await rig.streamer.stop()
-    assert first.message_count == 1 and not first.ended
+    assert first.message_count == alone and not first.ended
     second = requests_of(emulator)[1]
     if audio_format == "pcm_s16le":
         assert first.data == f[0]
