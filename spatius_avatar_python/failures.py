@@ -20,7 +20,7 @@ class Severity(enum.Enum):
 # Retrying cannot fix these: the configuration, the account or the avatar is wrong.
 _FATAL_SDK_CODES = frozenset(
     {
-        AvatarSDKErrorCode.sessionTokenExpired,  # console answered 401: the API key is refused (see classify)
+        AvatarSDKErrorCode.sessionTokenExpired,  # the console's 401: API key refused (classify)
         AvatarSDKErrorCode.sessionTokenInvalid,
         AvatarSDKErrorCode.appIDUnrecognized,
         AvatarSDKErrorCode.appIDMismatch,
@@ -86,9 +86,12 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
             # A 401 at the WebSocket upgrade: the session token (fetched ahead) expired, e.g.
             # after a host suspend the monotonic clock did not see. A new session fetches a
             # new token; only the console's 401 means the API key is refused.
-            return Failure(Severity.TRANSIENT, error.code.value,
-                           scrub(f"{error.message} (the session token expired; fetching a new one)", secrets),
-                           error.phase)
+            return Failure(
+                Severity.TRANSIENT,
+                error.code.value,
+                scrub(f"{error.message} (the session token expired; fetching a new one)", secrets),
+                error.phase,
+            )
         fatal = error.code in _FATAL_SDK_CODES
         message = str(error.message)
         fix = _FIXES.get(error.code)
@@ -102,12 +105,24 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
             fix,
         )
     if isinstance(error, TimeoutError):
-        return Failure(Severity.TRANSIENT, AvatarSDKErrorCode.connectionFailed.value, "timed out connecting to Spatius", "connect")
+        return Failure(
+            Severity.TRANSIENT,
+            AvatarSDKErrorCode.connectionFailed.value,
+            "timed out connecting to Spatius",
+            "connect",
+        )
     if isinstance(error, ValueError):
         # The SDK raises ValueError for local misconfiguration (missing ids, bad URL scheme).
-        return Failure(Severity.FATAL, AvatarSDKErrorCode.invalidRequest.value, scrub(str(error), secrets), "configure")
+        return Failure(
+            Severity.FATAL,
+            AvatarSDKErrorCode.invalidRequest.value,
+            scrub(str(error), secrets),
+            "configure",
+        )
     text = f"{type(error).__name__}: {error}"
-    return Failure(Severity.TRANSIENT, AvatarSDKErrorCode.unknown.value, scrub(text, secrets), "unknown")
+    return Failure(
+        Severity.TRANSIENT, AvatarSDKErrorCode.unknown.value, scrub(text, secrets), "unknown"
+    )
 
 
 def link_lost(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
@@ -118,7 +133,9 @@ def link_lost(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
     """
     if isinstance(error, AvatarSDKError) and error.code in _FATAL_SDK_CODES:
         return classify(error, secrets)
-    detail = error.message if isinstance(error, AvatarSDKError) else f"{type(error).__name__}: {error}"
+    detail = (
+        error.message if isinstance(error, AvatarSDKError) else f"{type(error).__name__}: {error}"
+    )
     return Failure(
         Severity.TRANSIENT,
         AvatarSDKErrorCode.connectionClosed.value,

@@ -166,21 +166,36 @@ class Log:
 Action = Open | Go | Close | Promote | Switch | ConcludeLost | Report | Fail | Log
 
 
-def backoff_delay(attempt: int, *, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with equal jitter: uniform in [c/2, c], c = min(cap, base * 2**(attempt-1)).
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float = BACKOFF_BASE_S,
+    cap: float = BACKOFF_CAP_S,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Exponential backoff, equal jitter: uniform in [c/2, c], c = min(cap, base * 2**(attempt-1)).
 
     Half fixed, half random: sessions that failed together spread out, and none retries at once."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
     return ceiling * (0.5 + 0.5 * rng())
 
 
-_CLOSED_RIGHT_AFTER = Failure(Severity.TRANSIENT, "connectionClosed",
-                              "the Spatius service closed the session right after the handshake", "websocket_runtime")
+_CLOSED_RIGHT_AFTER = Failure(
+    Severity.TRANSIENT,
+    "connectionClosed",
+    "the Spatius service closed the session right after the handshake",
+    "websocket_runtime",
+)
 
 
 class Lifecycle:
-    def __init__(self, lifetime_s: float, *, backoff: tuple[float, float] = (BACKOFF_BASE_S, BACKOFF_CAP_S),
-                 rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        lifetime_s: float,
+        *,
+        backoff: tuple[float, float] = (BACKOFF_BASE_S, BACKOFF_CAP_S),
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.lifetime_s = lifetime_s
         self._backoff = backoff
         self._rng = rng
@@ -203,7 +218,10 @@ class Lifecycle:
         return next((link for link in self.links if link.state is LinkState.LIVE), None)
 
     def _find(self, state: LinkState, go: bool | None = None) -> Link | None:
-        return next((link for link in self.links if link.state is state and (go is None or link.go is go)), None)
+        return next(
+            (link for link in self.links if link.state is state and (go is None or link.go is go)),
+            None,
+        )
 
     @property
     def over(self) -> bool:
@@ -234,7 +252,13 @@ class Lifecycle:
         if link in self.links and link.state is LinkState.OPENING:
             link.state, link.opened_at = LinkState.OPEN, now
             if self.live is not None:
-                self._out.append(Log("info", "a fresh Spatius session is ready; switching to it at the next utterance boundary"))
+                self._out.append(
+                    Log(
+                        "info",
+                        "a fresh Spatius session is ready; "
+                        "switching to it at the next utterance boundary",
+                    )
+                )
             return self._step(now, just_opened=link)
         if link not in self.links:
             self._out.append(Close(link))  # opened after it was given up: close it again
@@ -249,7 +273,13 @@ class Lifecycle:
                 self._fail(failure, report=True)
             else:
                 self._prefetch_failed = True
-                self._out.append(Log("info", f"fetching a session token ahead failed ({failure.vendor_code}); retrying when speech comes"))
+                self._out.append(
+                    Log(
+                        "info",
+                        f"fetching a session token ahead failed ({failure.vendor_code}); "
+                        "retrying when speech comes",
+                    )
+                )
             return self._step(now)
         self._out.append(Report(failure))
         if failure.fatal:
@@ -266,7 +296,9 @@ class Lifecycle:
             link.suspect_at = now
         return self._step(now)
 
-    def lost(self, link: Link, failure: Failure | None, now: float, *, quiet_idle: bool = False) -> list[Action]:
+    def lost(
+        self, link: Link, failure: Failure | None, now: float, *, quiet_idle: bool = False
+    ) -> list[Action]:
         """A link broke or closed. For the live one the owner has reported it (with what was
         lost); `quiet_idle`: the service's idle timeout closed it and nothing was lost."""
         if link not in self.links:
@@ -276,14 +308,25 @@ class Lifecycle:
         state = link.state
         self._close(link)
         if state is LinkState.OPEN:
-            self._out.append(Log("info", "the fresh Spatius session closed before the switch; opening another"))
+            self._out.append(
+                Log("info", "the fresh Spatius session closed before the switch; opening another")
+            )
             self.retry_at = now + self._delay(1)
         elif state is LinkState.LIVE:
             fresh = self._find(LinkState.OPEN) or self._find(LinkState.OPENING, go=True)
             if quiet_idle and fresh is None:
-                self._out.append(Log("info", "the Spatius session closed after the service's idle timeout; "
-                                             "reconnecting when speech comes"))
-                self.state, self._dormant, self._prefetch_failed = StreamerState.DORMANT, True, False
+                self._out.append(
+                    Log(
+                        "info",
+                        "the Spatius session closed after the service's idle timeout; "
+                        "reconnecting when speech comes",
+                    )
+                )
+                self.state, self._dormant, self._prefetch_failed = (
+                    StreamerState.DORMANT,
+                    True,
+                    False,
+                )
                 self.attempt, self.retry_at = 0, None
             elif failure is not None and failure.fatal:
                 self._fail(failure, report=False)
@@ -324,7 +367,11 @@ class Lifecycle:
 
     def _reconcile(self, now: float, just_opened: Link | None) -> None:
         for link in self.links:
-            if link.suspect_at is not None and not link.concluded and now >= link.suspect_at + SUSPECT_WAIT_S:
+            if (
+                link.suspect_at is not None
+                and not link.concluded
+                and now >= link.suspect_at + SUSPECT_WAIT_S
+            ):
                 link.concluded = True
                 self._out.append(ConcludeLost(link))  # the owner answers with `lost`
         for link in [link for link in self.links if link.state is LinkState.RETIRING]:
@@ -340,7 +387,9 @@ class Lifecycle:
         if live is None:
             self._connect(now)
             return
-        for prepared in [link for link in self.links if link.state is LinkState.OPENING and not link.go]:
+        for prepared in [
+            link for link in self.links if link.state is LinkState.OPENING and not link.go
+        ]:
             self._close(prepared)  # a token fetched ahead is of no use while a session is live
         soft, hard = live.rollover_times()
         opening = self._find(LinkState.OPENING)
@@ -351,13 +400,17 @@ class Lifecycle:
             self._switch(live, fresh, now)
         elif fresh is None and now >= hard and not self._hard_warned:
             self._hard_warned = True
-            self._out.append(Log("warn", "the Spatius session is about to expire and no fresh one is ready yet"))
+            self._out.append(
+                Log("warn", "the Spatius session is about to expire and no fresh one is ready yet")
+            )
 
     def _connect(self, now: float) -> None:
         """No live link: get one, unless dormant and nothing is waiting."""
         if self._dormant:
             if self._find(LinkState.OPENING) is None and not self._prefetch_failed:
-                self._open(now, go=False)  # fetch a token ahead: connecting is faster when speech comes
+                self._open(
+                    now, go=False
+                )  # fetch a token ahead: connecting is faster when speech comes
             return
         if self._find(LinkState.OPENING, go=True) is not None:
             return  # being opened: wait for it
@@ -370,7 +423,9 @@ class Lifecycle:
             self._close(prepared)
         if not self._retry_pending(now):
             if self.attempt:
-                self._out.append(Log("info", f"opening a new Spatius session (attempt {self.attempt + 1})"))
+                self._out.append(
+                    Log("info", f"opening a new Spatius session (attempt {self.attempt + 1})")
+                )
             self._open(now, go=True)
 
     # ----- moves -----
@@ -428,7 +483,11 @@ class Lifecycle:
         """Every time at which the machine would act by itself (all in the future after a step)."""
         if self.over:
             return []
-        times = [link.suspect_at + SUSPECT_WAIT_S for link in self.links if link.suspect_at is not None and not link.concluded]
+        times = [
+            link.suspect_at + SUSPECT_WAIT_S
+            for link in self.links
+            if link.suspect_at is not None and not link.concluded
+        ]
         times += [link.retire_at() for link in self.links if link.state is LinkState.RETIRING]
         live = self.live
         if live is not None:
@@ -440,7 +499,11 @@ class Lifecycle:
                 times.append(max(soft, self.retry_at or soft))
             if self._find(LinkState.OPEN) is None and not self._hard_warned:
                 times.append(hard)
-        elif not self._dormant and self._find(LinkState.OPENING) is None and self.retry_at is not None:
+        elif (
+            not self._dormant
+            and self._find(LinkState.OPENING) is None
+            and self.retry_at is not None
+        ):
             times.append(self.retry_at)
         return times
 

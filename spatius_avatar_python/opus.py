@@ -89,7 +89,9 @@ def _set_complexity(encoder: OggOpusStreamEncoder, complexity: int) -> None:
     without it the SDK's own complexity stays, at more CPU, with nothing lost."""
     import opuslib_next as opuslib
 
-    state = getattr(getattr(encoder, "_encoder", None), "encoder_state", None)  # the SDK keeps its libopus encoder there
+    state = getattr(
+        getattr(encoder, "_encoder", None), "encoder_state", None
+    )  # the SDK keeps its libopus encoder there
     if state is not None:
         opuslib.api.encoder.encoder_ctl(state, opuslib.api.ctl.set_complexity, complexity)
 
@@ -98,7 +100,9 @@ def encoder_complexity(encoder: "OggOpusRequestEncoder") -> int:
     """The libopus complexity an encoder runs at (for tests and diagnostics)."""
     import opuslib_next as opuslib
 
-    return opuslib.api.encoder.encoder_ctl(encoder._encoder._encoder.encoder_state, opuslib.api.ctl.get_complexity)
+    return opuslib.api.encoder.encoder_ctl(
+        encoder._encoder._encoder.encoder_state, opuslib.api.ctl.get_complexity
+    )
 
 
 class OggOpusRequestEncoder:
@@ -137,7 +141,9 @@ class OggOpusRequestEncoder:
         _set_complexity(self._encoder, complexity)
         self._executor = executor
         self._frame_bytes = sample_rate * frame_duration_ms // 1000 * 2
-        self._pre_skip_samples = -(-getattr(_StreamEncoder, "_DEFAULT_PRE_SKIP", _FALLBACK_PRE_SKIP) * sample_rate // 48000)
+        self._pre_skip_samples = -(
+            -getattr(_StreamEncoder, "_DEFAULT_PRE_SKIP", _FALLBACK_PRE_SKIP) * sample_rate // 48000
+        )
         self._recent = bytearray()
         self._recent_limit = 2 * self._frame_bytes + 2 * self._pre_skip_samples
         # PCM not yet turned into a packet, here or inside the SDK encoder.
@@ -156,7 +162,7 @@ class OggOpusRequestEncoder:
         """The PCM of `withheld_samples`: what a listener of this stream, were it cut now,
         would never hear. Sent again on another request, nothing is lost."""
         withheld = 2 * self.withheld_samples
-        return bytes(self._recent[max(0, len(self._recent) - withheld):]) if withheld else b""
+        return bytes(self._recent[max(0, len(self._recent) - withheld) :]) if withheld else b""
 
     @property
     def withheld_samples(self) -> int:
@@ -174,7 +180,9 @@ class OggOpusRequestEncoder:
         if chunk is None:
             return b""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor or shared_executor(), self._encode_now, chunk, end)
+        return await loop.run_in_executor(
+            self._executor or shared_executor(), self._encode_now, chunk, end
+        )
 
     def encode_blocking(self, pcm: bytes, *, end: bool) -> bytes:
         """Same as `encode`, in the caller's thread."""

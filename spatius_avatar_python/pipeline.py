@@ -28,7 +28,9 @@ class PipelineStats:
 
 
 class SpeechPipeline:
-    def __init__(self, streamer: AvatarStreamer, sample_rate: int, gate: TurnGate | None = None) -> None:
+    def __init__(
+        self, streamer: AvatarStreamer, sample_rate: int, gate: TurnGate | None = None
+    ) -> None:
         self._streamer = streamer
         self._gate = gate or TurnGate()
         self._conditioner = AudioConditioner(sample_rate)
@@ -39,13 +41,20 @@ class SpeechPipeline:
     def gate(self) -> TurnGate:
         return self._gate
 
-    def on_frame(self, pcm: bytes | bytearray | memoryview, fmt: PcmFormat, metadata: Mapping[str, Any] | None) -> bool:
+    def on_frame(
+        self,
+        pcm: bytes | bytearray | memoryview,
+        fmt: PcmFormat,
+        metadata: Mapping[str, Any] | None,
+    ) -> bool:
         """One TTS frame. Returns False when it was dropped as stale (an interrupted turn)."""
         self.stats.frames += 1
         routing = self._gate.on_frame(metadata)
         if routing.verdict is FrameVerdict.SUPERSEDED:
             self.stats.superseded_frames += 1
-            self._streamer.drop_superseded(routing.superseded or "", len(pcm) / max(1, fmt.frame_bytes) / fmt.sample_rate)
+            self._streamer.drop_superseded(
+                routing.superseded or "", len(pcm) / max(1, fmt.frame_bytes) / fmt.sample_rate
+            )
             return False
         if routing.verdict is FrameVerdict.STALE or routing.utterance is None:
             self.stats.stale_frames += 1
@@ -68,7 +77,9 @@ class SpeechPipeline:
         if routing.verdict is FrameVerdict.ACCEPT:
             self._streamer.wake()  # speech is coming: a dormant avatar connects now
 
-    def on_tts_end(self, request_id: str | None, reason: int | None, metadata: Mapping[str, Any] | None) -> None:
+    def on_tts_end(
+        self, request_id: str | None, reason: int | None, metadata: Mapping[str, Any] | None
+    ) -> None:
         if reason == TTS_END_INTERRUPTED:
             if self._gate.is_current(request_id, metadata):
                 # The TTS cut its own speech: stop the avatar too (flush is not passed on).

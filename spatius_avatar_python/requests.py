@@ -90,7 +90,7 @@ class Backlog:
         kept: list[EndOf] = []
         while self.items and self.bytes > max_bytes:
             item = self.take_head()
-            if type(item) is Audio:
+            if isinstance(item, Audio):
                 dropped += len(item.pcm)
             else:
                 kept.append(item)
@@ -99,8 +99,14 @@ class Backlog:
 
     def drop_utterance(self, utterance: Utterance) -> int:
         """Drop the queued audio and end of one utterance. Returns the bytes dropped."""
-        dropped = sum(len(item.pcm) for item in self.items if type(item) is Audio and item.utterance is utterance)
-        self.items = collections.deque(item for item in self.items if item.utterance is not utterance)
+        dropped = sum(
+            len(item.pcm)
+            for item in self.items
+            if type(item) is Audio and item.utterance is utterance
+        )
+        self.items = collections.deque(
+            item for item in self.items if item.utterance is not utterance
+        )
         self.bytes -= dropped
         return dropped
 
@@ -142,7 +148,9 @@ class SentLog:
     """What one link was sent, for what a loss takes with it."""
 
     requests: list[Request] = field(default_factory=list)
-    recent: collections.deque[Any] = field(default_factory=collections.deque)  # (time, samples, request)
+    recent: collections.deque[Any] = field(
+        default_factory=collections.deque
+    )  # (time, samples, request)
 
     def note(self, now: float, samples: int, request: Request) -> None:
         recent = self.recent
@@ -162,8 +170,11 @@ class SentLog:
             unplayed += min(request.samples, int(round(ahead * rate)))
             withheld += request.withheld_samples()
         # (audio of an interrupted request was dropped on purpose by the barge-in: not lost)
-        in_flight = sum(samples for sent_at, samples, request in self.recent
-                        if sent_at >= at - IN_FLIGHT_S and not request.interrupted)
+        in_flight = sum(
+            samples
+            for sent_at, samples, request in self.recent
+            if sent_at >= at - IN_FLIGHT_S and not request.interrupted
+        )
         return max(unplayed, in_flight, withheld)
 
     def given_back(self) -> int:
@@ -182,4 +193,8 @@ class SentLog:
 
     def forget_over(self, now: float, slack: float) -> None:
         """Forget requests that are over; keep those that may still play."""
-        self.requests = [r for r in self.requests if not (r.ended or r.interrupted) or r.plays_until + slack > now]
+        self.requests = [
+            r
+            for r in self.requests
+            if not (r.ended or r.interrupted) or r.plays_until + slack > now
+        ]

@@ -35,16 +35,33 @@ class SdkInternals:
     version: str
 
     def problems(self) -> list[str]:
-        missing = [name for name, ok in (
-            ("AvatarSession._last_req_id (per-request interrupt: only the newest request of a session is interrupted)", self.per_request_interrupt),
-            ("OggOpusStreamEncoder._encoder.encoder_state (Opus complexity: the SDK's default is used)", self.opus_complexity),
-            ("OggOpusStreamEncoder._DEFAULT_PRE_SKIP (312 is assumed)", self.opus_pre_skip),
-            ("OggOpusStreamEncoder._ogg_crc (the SDK's slower checksum is used)", self.opus_crc),
-        ) if not ok]
+        missing = [
+            name
+            for name, ok in (
+                (
+                    "AvatarSession._last_req_id (per-request interrupt: "
+                    "only the newest request of a session is interrupted)",
+                    self.per_request_interrupt,
+                ),
+                (
+                    "OggOpusStreamEncoder._encoder.encoder_state "
+                    "(Opus complexity: the SDK's default is used)",
+                    self.opus_complexity,
+                ),
+                ("OggOpusStreamEncoder._DEFAULT_PRE_SKIP (312 is assumed)", self.opus_pre_skip),
+                (
+                    "OggOpusStreamEncoder._ogg_crc (the SDK's slower checksum is used)",
+                    self.opus_crc,
+                ),
+            )
+            if not ok
+        ]
         if not missing:
             return []
-        return [f"Spatius SDK {self.version} is outside the supported range {SUPPORTED_SDK}: "
-                f"falling back for {'; '.join(missing)}"]
+        return [
+            f"Spatius SDK {self.version} is outside the supported range {SUPPORTED_SDK}: "
+            f"falling back for {'; '.join(missing)}"
+        ]
 
 
 class _RecordingConnection:
@@ -62,8 +79,13 @@ def interrupt_reads_last_req_id(session_class: Any) -> bool:
 
         probe = session_class.__new__(session_class)
         connection = _RecordingConnection()
-        for name, value in (("_connection", connection), ("_last_req_id", "probe-req"), ("_current_req_id", None),
-                            ("_request_telemetry", {}), ("_audio_encoder", None)):
+        for name, value in (
+            ("_connection", connection),
+            ("_last_req_id", "probe-req"),
+            ("_current_req_id", None),
+            ("_request_telemetry", {}),
+            ("_audio_encoder", None),
+        ):
             setattr(probe, name, value)
         coroutine = probe.interrupt()
         try:
@@ -89,19 +111,36 @@ def sdk_internals() -> SdkInternals:
     from .opus import ogg_crc32, opus_library_problem
 
     if opus_library_problem() is not None:  # Opus cannot be used at all: nothing to check there
-        return SdkInternals(interrupt_reads_last_req_id(AvatarSession), True, True, True,
-                            getattr(spatius, "__version__", "unknown"))
+        return SdkInternals(
+            interrupt_reads_last_req_id(AvatarSession),
+            True,
+            True,
+            True,
+            getattr(spatius, "__version__", "unknown"),
+        )
     pre_skip = isinstance(getattr(OggOpusStreamEncoder, "_DEFAULT_PRE_SKIP", None), int)
     try:
         sample = b"OggS\x00\x02" + bytes(range(40))
-        crc = callable(getattr(OggOpusStreamEncoder, "_ogg_crc", None)) and OggOpusStreamEncoder._ogg_crc(sample) == ogg_crc32(sample)
+        crc = callable(
+            getattr(OggOpusStreamEncoder, "_ogg_crc", None)
+        ) and OggOpusStreamEncoder._ogg_crc(sample) == ogg_crc32(sample)
     except Exception:
         crc = False
     try:
-        encoder = OggOpusStreamEncoder(sample_rate=24000, bitrate=0, frame_duration_ms=20, application="voip",
-                                       collect_encoded_output=False)
+        encoder = OggOpusStreamEncoder(
+            sample_rate=24000,
+            bitrate=0,
+            frame_duration_ms=20,
+            application="voip",
+            collect_encoded_output=False,
+        )
         complexity = encoder._encoder.encoder_state is not None
     except Exception:
         complexity = False
-    return SdkInternals(interrupt_reads_last_req_id(AvatarSession), complexity, pre_skip, crc,
-                        getattr(spatius, "__version__", "unknown"))
+    return SdkInternals(
+        interrupt_reads_last_req_id(AvatarSession),
+        complexity,
+        pre_skip,
+        crc,
+        getattr(spatius, "__version__", "unknown"),
+    )

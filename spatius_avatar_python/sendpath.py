@@ -52,11 +52,21 @@ class Overtaken(Exception):
 
 
 class SendPath:
-    def __init__(self, *, rate: int, opus: bool, stats: Any, events: Any, secrets: list[str],
-                 clock: Callable[[], float], per_request_interrupt: bool,
-                 emit: Callable[..., None], internal_error: Callable[..., None],
-                 on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]],
-                 policy: BatchPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rate: int,
+        opus: bool,
+        stats: Any,
+        events: Any,
+        secrets: list[str],
+        clock: Callable[[], float],
+        per_request_interrupt: bool,
+        emit: Callable[..., None],
+        internal_error: Callable[..., None],
+        on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]],
+        policy: BatchPolicy | None = None,
+    ) -> None:
         self._rate = rate
         self._opus = opus
         self.policy = policy or BatchPolicy()
@@ -81,16 +91,26 @@ class SendPath:
         live = self.live
         return live is not None and live.suspect is None and bool(self.backlog)
 
-    def due(self, now: float, *, inbox_bytes: int = 0, inbox_since: float | None = None,
-            utterance: Utterance | None = None, held_long_enough: bool = False) -> BatchDecision:
+    def due(
+        self,
+        now: float,
+        *,
+        inbox_bytes: int = 0,
+        inbox_since: float | None = None,
+        utterance: Utterance | None = None,
+        held_long_enough: bool = False,
+    ) -> BatchDecision:
         """Whether the queued audio goes out now (`batching.decide` on the backlog, plus
         `inbox_bytes` of `utterance` posted and not yet drained by the owner)."""
         items = self.backlog.items
         since: float | None
         if items:
             head, last = items[0], items[-1]
-            if (type(head) is not Audio or type(last) is not Audio
-                    or last.utterance is not head.utterance):
+            if (
+                type(head) is not Audio
+                or type(last) is not Audio
+                or last.utterance is not head.utterance
+            ):
                 return SEND  # an end, or an utterance boundary: send everything up to it
             if utterance is not None and utterance is not head.utterance:
                 return SEND
@@ -104,11 +124,20 @@ class SendPath:
         # Started: some of its audio is out where a listener can hear it. Ogg Opus holds a
         # request's first packet back until the next one is encoded (the SDK's Ogg writer),
         # so its second frame goes at once as well.
-        started = (request is not None and request.utterance is utterance
-                   and request.link is self.live and request.samples > request.withheld_samples())
-        return decide(self.policy, queued_s=(self.backlog.bytes + inbox_bytes) / self._bytes_per_s,
-                      request_started=started, oldest_queued_at=since, now=now,
-                      closing=held_long_enough)
+        started = (
+            request is not None
+            and request.utterance is utterance
+            and request.link is self.live
+            and request.samples > request.withheld_samples()
+        )
+        return decide(
+            self.policy,
+            queued_s=(self.backlog.bytes + inbox_bytes) / self._bytes_per_s,
+            request_started=started,
+            oldest_queued_at=since,
+            now=now,
+            closing=held_long_enough,
+        )
 
     def overtake(self) -> None:
         """A barge-in is posted: stop awaiting the encoder job, if one is awaited."""
@@ -138,7 +167,11 @@ class SendPath:
                 item = self.backlog.take_head()  # the item it failed on would fail again forever
                 if type(item) is Audio:
                     self.stats.dropped_audio_seconds += len(item.pcm) / 2 / self._rate
-                    self._emit(self._events.on_metrics, {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)}, item.utterance)
+                    self._emit(
+                        self._events.on_metrics,
+                        {"audio_dropped_seconds": round(len(item.pcm) / 2 / self._rate, 3)},
+                        item.utterance,
+                    )
             self._internal_error(error, "in the session task")
 
     async def _send_audio(self, link: SessionLink, payload: bytes, end: bool) -> str:
@@ -158,7 +191,8 @@ class SendPath:
         utterance = item.utterance
         if self.open is not None and self.open.utterance is not utterance:
             await self.finish_open()  # a new utterance began without an end for the last
-            return  # the owner sees the utterance boundary (a fresh session may take over) before the next send
+            # The owner sees the utterance boundary (a fresh session may take over) first.
+            return
         if self.open is None:
             self.open = self._new_request(utterance)
         request = self.open
@@ -199,6 +233,7 @@ class SendPath:
 
     def _new_request(self, utterance: Utterance) -> Request:
         link = self.live
+        assert link is not None  # only called by a send, which needs a live link
         link.sent.forget_over(self._clock(), PLAYBACK_SLACK_S)
         encoder = OggOpusRequestEncoder(self._rate) if self._opus else None
         request = Request(utterance, link, encoder)
@@ -221,6 +256,8 @@ class SendPath:
     async def finish_open(self) -> None:
         """End the open request: its last Ogg pages and end=True."""
         request, self.open = self.open, None
+        if request is None:
+            return
         tail = b""
         held = request.withheld_pcm()
         if request.encoder is not None:
@@ -237,7 +274,9 @@ class SendPath:
         try:
             request.req_id = await self._send_audio(link, tail, True)
         except Exception as error:
-            self._give_back(request, held, b"", end=True)  # the tail and the end, on the next session
+            self._give_back(
+                request, held, b"", end=True
+            )  # the tail and the end, on the next session
             await self._on_send_failed(link, link_lost(error, self._secrets))
             return
         request.ended = True
@@ -259,7 +298,10 @@ class SendPath:
         self.stats.requests_ended += 1
         self._emit(
             self._events.on_metrics,
-            {"request_audio_seconds": round(request.samples / self._rate, 3), "request_interrupted": int(interrupted)},
+            {
+                "request_audio_seconds": round(request.samples / self._rate, 3),
+                "request_interrupted": int(interrupted),
+            },
             request.utterance,
         )
         if self._events.on_request_end is not None:
@@ -274,7 +316,9 @@ class SendPath:
         open_request, self.open = self.open, None
         now = self._clock()
         targets: list[Request] = []
-        playing = [link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)]
+        playing = [
+            link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)
+        ]
         for link in playing:
             if link.suspect is not None:
                 continue  # a link whose send failed plays nothing more
@@ -291,15 +335,22 @@ class SendPath:
             if link.suspect is not None:
                 continue
             try:
-                done = await bounded(interrupt_request(link.session, request.req_id,
-                                                       per_request=self._per_request_interrupt), SEND_TIMEOUT_S)
+                done = await bounded(
+                    interrupt_request(
+                        link.session, request.req_id, per_request=self._per_request_interrupt
+                    ),
+                    SEND_TIMEOUT_S,
+                )
             except Exception as error:  # the SDK's ValueError too: its socket is gone
                 await self._on_send_failed(link, link_lost(error, self._secrets))
                 continue
             if not done:  # an older request this SDK cannot interrupt: said, not hidden
                 self._old_requests_not_interrupted += 1
-                self._events.log("warn" if self._old_requests_not_interrupted == 1 else "debug",
-                                 "barge-in: an older request still playing could not be interrupted with this Spatius SDK version")
+                self._events.log(
+                    "warn" if self._old_requests_not_interrupted == 1 else "debug",
+                    "barge-in: an older request still playing could not be interrupted "
+                    "with this Spatius SDK version",
+                )
                 continue
             request.interrupted = True
             link.link.plays_until = min(link.link.plays_until, self._clock())
@@ -317,4 +368,8 @@ class SendPath:
             f"dropped {dropped} bytes of unsent audio",
         )
         if interrupted:
-            self._emit(self._events.on_metrics, {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)}, None)
+            self._emit(
+                self._events.on_metrics,
+                {"interrupts": self.stats.interrupts, "interrupt_latency_ms": round(latency_ms, 2)},
+                None,
+            )

@@ -27,11 +27,13 @@ SEND_TIMEOUT_S = 2.0
 T = TypeVar("T")
 
 if sys.version_info >= (3, 11):
+
     async def bounded(awaitable: Awaitable[T], seconds: float) -> T:
         """`awaitable`, or TimeoutError after `seconds` (no extra task per call)."""
         async with asyncio.timeout(seconds):
             return await awaitable
 else:  # pragma: no cover  (3.10)
+
     async def bounded(awaitable: Awaitable[T], seconds: float) -> T:
         return await asyncio.wait_for(awaitable, seconds)
 
@@ -43,7 +45,7 @@ class SessionLink:
     link: Link
     session: Any
     go: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task | None = None  # the opener
+    task: asyncio.Task[None] | None = None  # the opener
     suspect: Failure | None = None  # a send on it failed: the SDK's report is awaited
     sent: SentLog = field(default_factory=SentLog)
 
@@ -61,7 +63,9 @@ def _connection_of(session: Any) -> Any:
     return getattr(session, "_connection", None)
 
 
-async def close_session(session: Any, opener: asyncio.Task | None, log: Callable[[str, str], None]) -> None:
+async def close_session(
+    session: Any, opener: asyncio.Task[None] | None, log: Callable[[str, str], None]
+) -> None:
     """Close within CLOSE_BOUND_S and leave none of the SDK's tasks behind."""
     if opener is not None and not opener.done():
         opener.cancel()
@@ -92,5 +96,9 @@ def kill_connection(connection: Any) -> None:
 def kill_tasks(session: Any, connection: Any) -> None:
     """Cancel what the SDK (its read loop) and websockets (keepalive) may have left running."""
     for task in (getattr(session, "_read_task", None), getattr(connection, "keepalive_task", None)):
-        if isinstance(task, asyncio.Task) and not task.done() and task is not asyncio.current_task():
+        if (
+            isinstance(task, asyncio.Task)
+            and not task.done()
+            and task is not asyncio.current_task()
+        ):
             task.cancel()

@@ -54,16 +54,42 @@ from . import lifecycle as lc
 from .batching import IDLE, BatchDecision, BatchPolicy
 from .config import AvatarConfig
 from .failures import Failure, Severity, classify, scrub
-from .lifecycle import BACKOFF_BASE_S, BACKOFF_CAP_S, Lifecycle, LinkState, StreamerState, backoff_delay
+from .lifecycle import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    Lifecycle,
+    LinkState,
+    StreamerState,
+    backoff_delay,
+)
 from .requests import Audio, EndOf
 from .sdk_internals import sdk_internals
 from .sendpath import SendPath, interrupt_request  # noqa: F401  (interrupt_request: re-exported)
-from .sessions import (CLOSE_BOUND_S, CLOSE_TIMEOUT_S, CONNECT_TIMEOUT_S, SEND_TIMEOUT_S, SessionLink, close_session, open_session)
+from .sessions import (
+    CLOSE_BOUND_S,
+    CLOSE_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    SEND_TIMEOUT_S,
+    SessionLink,
+    close_session,
+    open_session,
+)
 from .tokens import egress_token
 from .turns import Utterance
 
-__all__ = ["AvatarStreamer", "StreamerEvents", "StreamerState", "StreamerStats", "backoff_delay",
-           "CONNECT_TIMEOUT_S", "CLOSE_TIMEOUT_S", "SEND_TIMEOUT_S", "STOP_BOUND_S", "BACKOFF_BASE_S", "BACKOFF_CAP_S"]
+__all__ = [
+    "AvatarStreamer",
+    "StreamerEvents",
+    "StreamerState",
+    "StreamerStats",
+    "backoff_delay",
+    "CONNECT_TIMEOUT_S",
+    "CLOSE_TIMEOUT_S",
+    "SEND_TIMEOUT_S",
+    "STOP_BOUND_S",
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+]
 
 # stop(): the owner finishes (at worst a send in progress, then its closes), else it is
 # cancelled and its `finally` closes; every close is bounded by CLOSE_BOUND_S.
@@ -75,7 +101,9 @@ class StreamerEvents:
     """How the streamer talks back (the TEN glue turns these into data and logs)."""
 
     on_failure: Callable[[Failure, Utterance | None], None] = lambda failure, utterance: None
-    on_metrics: Callable[[dict[str, float], Utterance | None], None] = lambda metrics, utterance: None
+    on_metrics: Callable[[dict[str, float], Utterance | None], None] = lambda metrics, utterance: (
+        None
+    )
     on_audio_sent: Callable[[Utterance, bytes], None] | None = None  # for dumps
     on_request_end: Callable[[Utterance], None] | None = None
     log: Callable[[str, str], None] = lambda level, message: None  # level: debug/info/warn/error
@@ -90,7 +118,9 @@ class StreamerStats:
     requests_interrupted: int = 0  # Spatius requests an interrupt was sent for
     requests_ended: int = 0
     audio_seconds_sent: float = 0.0
-    dropped_audio_seconds: float = 0.0  # never sent: the buffer bound, a superseded turn, a bug of ours
+    dropped_audio_seconds: float = (
+        0.0  # never sent: the buffer bound, a superseded turn, a bug of ours
+    )
     lost_audio_seconds: float = 0.0  # sent, not yet played, when its session was lost
     failures: list[str] = field(default_factory=list)
 
@@ -187,11 +217,11 @@ class AvatarStreamer:
         self._hold: asyncio.TimerHandle | None = None  # wakes the owner when a batch's hold ends
         self._hold_at = 0.0
         self._hold_due = False
-        self._owner: asyncio.Task | None = None
+        self._owner: asyncio.Task[None] | None = None
         # Everything below is written by the owner task only.
         self._lifecycle = Lifecycle(self._lifetime_s, backoff=(backoff_base_s, backoff_cap_s))
         self._links: dict[lc.Link, SessionLink] = {}
-        self._closing: set[asyncio.Task] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._facts = (False, False)  # (audio waiting, a request open) as last told the lifecycle
         self._superseded: dict[str, None] = {}  # turns whose late audio was dropped, and said so
         self._ever_connected = False
@@ -207,10 +237,19 @@ class AvatarStreamer:
         self.past_arms_in_a_row = 0
         self.max_past_arms_in_a_row = 0
         self._internals = sdk_internals()
-        self._send = SendPath(rate=self._rate, opus=self._opus, stats=self.stats, events=events, secrets=self._secrets,
-                              clock=clock, per_request_interrupt=self._internals.per_request_interrupt,
-                              emit=self._emit, internal_error=self._internal_error,
-                              on_send_failed=self._send_failed, policy=batch_policy)
+        self._send = SendPath(
+            rate=self._rate,
+            opus=self._opus,
+            stats=self.stats,
+            events=events,
+            secrets=self._secrets,
+            clock=clock,
+            per_request_interrupt=self._internals.per_request_interrupt,
+            emit=self._emit,
+            internal_error=self._internal_error,
+            on_send_failed=self._send_failed,
+            policy=batch_policy,
+        )
 
     # ----- what the TEN callbacks call (synchronous, never blocking: they only post) -----
 
@@ -225,7 +264,9 @@ class AvatarStreamer:
         for problem in self._internals.problems():
             self._events.log("warn", problem)
         actions = self._lifecycle.start(self._clock())
-        self._owner = asyncio.get_running_loop().create_task(self._run(actions), name="spatius-session-owner")
+        self._owner = asyncio.get_running_loop().create_task(
+            self._run(actions), name="spatius-session-owner"
+        )
         self._owner.add_done_callback(self._owner_ended)
 
     def push_audio(self, utterance: Utterance, pcm: bytes) -> None:
@@ -250,8 +291,12 @@ class AvatarStreamer:
             self._inbox_audio_of = utterance
             self._inbox_audio_since = now
         self._inbox_audio_bytes += len(pcm)
-        decision = send.due(now, inbox_bytes=self._inbox_audio_bytes,
-                            inbox_since=self._inbox_audio_since, utterance=utterance)
+        decision = send.due(
+            now,
+            inbox_bytes=self._inbox_audio_bytes,
+            inbox_since=self._inbox_audio_since,
+            utterance=utterance,
+        )
         if decision.send:
             self._inbox_ready.set()
         elif decision.wake_at is not None:
@@ -304,14 +349,16 @@ class AvatarStreamer:
         if not self._inbox_ready.is_set():
             self._inbox_ready.set()
 
-    def _owner_ended(self, task: asyncio.Task) -> None:
+    def _owner_ended(self, task: asyncio.Task[None]) -> None:
         # The owner never fails by design; if it does, say so instead of going silent.
         if task.cancelled() or task.exception() is None:
             return
         self._lifecycle.state = StreamerState.FAILED
         failure = Failure(
-            Severity.FATAL, "internalError",
-            scrub(f"the Spatius session task stopped: {task.exception()!r}", self._secrets), "internal",
+            Severity.FATAL,
+            "internalError",
+            scrub(f"the Spatius session task stopped: {task.exception()!r}", self._secrets),
+            "internal",
         )
         self._events.log("error", f"giving up on Spatius: {failure.message}")
         try:
@@ -411,8 +458,14 @@ class AvatarStreamer:
         elif kind is _LinkOpened:
             await self._perform(self._lifecycle.opened(command.link.link, self._clock()))
         elif kind is _LinkFailed:
-            failure = command.error if isinstance(command.error, Failure) else classify(command.error, self._secrets)
-            await self._perform(self._lifecycle.open_failed(command.link.link, failure, self._clock()))
+            failure = (
+                command.error
+                if isinstance(command.error, Failure)
+                else classify(command.error, self._secrets)
+            )
+            await self._perform(
+                self._lifecycle.open_failed(command.link.link, failure, self._clock())
+            )
         elif kind is _LinkDown:
             await self._on_link_lost(command.link, command.failure, command.at)
         elif kind is _Halt:
@@ -420,11 +473,13 @@ class AvatarStreamer:
             self._perform_closes(self._lifecycle.stop(self._clock()))
 
     async def _tell_facts(self) -> None:
-        """Tell the lifecycle what the data path changed (only when it changed: per frame it rarely does)."""
+        """Tell the lifecycle what the data path changed (only when it did: rarely per frame)."""
         facts = (self._send.live is None and bool(self._send.backlog), self._send.open is not None)
         if facts != self._facts:
             self._facts = facts
-            await self._perform(self._lifecycle.facts(self._clock(), audio_waiting=facts[0], mid_utterance=facts[1]))
+            await self._perform(
+                self._lifecycle.facts(self._clock(), audio_waiting=facts[0], mid_utterance=facts[1])
+            )
 
     def _arm_timer(self, deadline: float) -> None:
         if deadline == self._timer_at and self._timer is not None:
@@ -451,28 +506,30 @@ class AvatarStreamer:
 
     async def _perform(self, actions: list[lc.Action]) -> None:
         for action in actions:
-            kind = type(action)
-            if kind is lc.Open:
+            if isinstance(action, lc.Open):
                 self._open_link(action.link)
-            elif kind is lc.Go:
+            elif isinstance(action, lc.Go):
                 self._links[action.link].go.set()
                 self._connect_started_at = self._clock()
-            elif kind is lc.Close:
+            elif isinstance(action, lc.Close):
                 self._close_link(action.link)
-            elif kind is lc.Promote:
+            elif isinstance(action, lc.Promote):
                 self._promote(self._links[action.link], just_opened=action.just_opened)
-            elif kind is lc.Switch:
+            elif isinstance(action, lc.Switch):
                 await self._switch(self._links[action.old], self._links[action.fresh])
-            elif kind is lc.ConcludeLost:
+            elif isinstance(action, lc.ConcludeLost):
                 link = self._links.get(action.link)
                 if link is not None:  # the SDK never said more
                     await self._on_link_lost(link, link.suspect, action.link.suspect_at)
-            elif kind is lc.Report:
+            elif isinstance(action, lc.Report):
                 self._report(action.failure, None)
-            elif kind is lc.Fail:
-                self._events.log("error", f"giving up on Spatius: {action.failure.vendor_code}: {action.failure.message}")
+            elif isinstance(action, lc.Fail):
+                self._events.log(
+                    "error",
+                    f"giving up on Spatius: {action.failure.vendor_code}: {action.failure.message}",
+                )
                 self._drop_everything()
-            elif kind is lc.Log:
+            elif isinstance(action, lc.Log):
                 self._events.log(action.level, action.message)
         if actions and not self._lifecycle.over:
             self._arm_timer(self._lifecycle.next_time())
@@ -499,9 +556,16 @@ class AvatarStreamer:
         self._superseded[command.turn] = None
         while len(self._superseded) > 64:
             del self._superseded[next(iter(self._superseded))]
-        self._report(Failure(Severity.TRANSIENT, "audioDropped",
-                             f"audio of TTS turn {command.turn} arrived after a newer turn had started: the newer "
-                             "turn owns the avatar, so the older one's late audio was dropped", "turns"), None)
+        self._report(
+            Failure(
+                Severity.TRANSIENT,
+                "audioDropped",
+                f"audio of TTS turn {command.turn} arrived after a newer turn had started: the newer "
+                "turn owns the avatar, so the older one's late audio was dropped",
+                "turns",
+            ),
+            None,
+        )
 
     def _drop_oldest_audio(self) -> None:
         dropped = self._send.backlog.drop_oldest(self._max_backlog_bytes)
@@ -510,7 +574,8 @@ class AvatarStreamer:
             self._dropping_reported = True
             self._report(
                 Failure(
-                    Severity.TRANSIENT, "audioDropped",
+                    Severity.TRANSIENT,
+                    "audioDropped",
                     f"the Spatius session was not ready and more than {self._config.max_buffered_audio_ms} ms "
                     "of audio was waiting: the oldest audio was dropped",
                     "buffer",
@@ -531,7 +596,7 @@ class AvatarStreamer:
     # ----- links -----
 
     def _open_link(self, record: lc.Link) -> None:
-        """Create the SDK session of `record` and open it in a sub-task that reports to the inbox."""
+        """Create the SDK session of `record`; open it in a sub-task that reports to the inbox."""
         config = self._config
         expire_at = datetime.now(timezone.utc) + timedelta(seconds=self._lifetime_s)
         holder: dict[str, SessionLink] = {}
@@ -572,7 +637,9 @@ class AvatarStreamer:
         if record.go:
             link.go.set()
             self._connect_started_at = record.created_at
-        link.task = asyncio.get_running_loop().create_task(self._opener(link), name=f"spatius-open-{record.number}")
+        link.task = asyncio.get_running_loop().create_task(
+            self._opener(link), name=f"spatius-open-{record.number}"
+        )
 
     async def _opener(self, link: SessionLink) -> None:
         def token_ahead() -> None:
@@ -599,22 +666,38 @@ class AvatarStreamer:
             now = self._clock()
             started = self._connect_started_at or link.link.created_at
             self._events.log("info", f"Spatius session ready in {(now - started) * 1000:.0f} ms")
-            self._emit(self._events.on_metrics, {"connect_ms": round((now - started) * 1000, 1), "reconnects": self.stats.reconnects}, None)
+            self._emit(
+                self._events.on_metrics,
+                {
+                    "connect_ms": round((now - started) * 1000, 1),
+                    "reconnects": self.stats.reconnects,
+                },
+                None,
+            )
 
     async def _switch(self, old: SessionLink, fresh: SessionLink) -> None:
         """Make the fresh session live; the old one retires and plays out."""
         request = self._send.open
         if request is not None and request.link is old:
             if old.suspect is None and request.given_back is None:
-                await self._send.finish_open()  # at the deadline, mid-utterance: it continues on the fresh one
+                await (
+                    self._send.finish_open()
+                )  # at the deadline, mid-utterance: it continues on the fresh one
             else:
-                self._send.open = None  # its send failed: what it held went back to the backlog once already
+                self._send.open = (
+                    None  # its send failed: what it held went back to the backlog once already
+                )
         self._send.live = fresh
         self.stats.rollovers += 1
         self.stats.connects += 1
-        self._events.log("info", "rolled over to a fresh Spatius session; the old one closes once its audio has played")
+        self._events.log(
+            "info",
+            "rolled over to a fresh Spatius session; the old one closes once its audio has played",
+        )
 
-    async def _on_link_lost(self, link: SessionLink, failure: Failure | None, noticed_at: float | None = None) -> None:
+    async def _on_link_lost(
+        self, link: SessionLink, failure: Failure | None, noticed_at: float | None = None
+    ) -> None:
         """A link broke or closed (an SDK callback, or a send that failed): count what it took
         with it (the data path's part), then tell the lifecycle."""
         record = link.link
@@ -633,7 +716,9 @@ class AvatarStreamer:
         cut_short = link.sent.cut_short()
         if record.state is LinkState.RETIRING:
             await self._perform(life.lost(record, failure, now))
-            self._account_lost(lost_samples, cut_short, "the old Spatius session closed while it still played")
+            self._account_lost(
+                lost_samples, cut_short, "the old Spatius session closed while it still played"
+            )
             return
         self._send.live = None
         if self._send.open is not None and self._send.open.link is link:
@@ -651,16 +736,27 @@ class AvatarStreamer:
         quiet_idle = code == AvatarSDKErrorCode.idleTimeout.value and lost_samples == 0
         if not quiet_idle:
             failure = failure or Failure(
-                Severity.TRANSIENT, "connectionClosed", "the Spatius service closed the session", "websocket_runtime")
+                Severity.TRANSIENT,
+                "connectionClosed",
+                "the Spatius service closed the session",
+                "websocket_runtime",
+            )
             if lost_samples and not failure.fatal:
-                failure = Failure(failure.severity, failure.vendor_code,
-                                  f"{failure.message}; {lost_samples / self._rate:.2f} s of speech sent but not yet played was lost with it",
-                                  failure.phase, failure.fix)
+                failure = Failure(
+                    failure.severity,
+                    failure.vendor_code,
+                    f"{failure.message}; {lost_samples / self._rate:.2f} s of speech sent "
+                    "but not yet played was lost with it",
+                    failure.phase,
+                    failure.fix,
+                )
             self._report(failure, cut_short)
             if not failure.fatal:
                 self._account_lost(lost_samples, cut_short, None)
         await self._perform(life.lost(record, failure, now, quiet_idle=quiet_idle))
-        if self._send.live is None and self._send.backlog.bytes > self._max_backlog_bytes:  # queued while it was ready
+        if (
+            self._send.live is None and self._send.backlog.bytes > self._max_backlog_bytes
+        ):  # queued while it was ready
             self._drop_oldest_audio()
 
     def _account_lost(self, samples: int, utterance: Utterance | None, message: str | None) -> None:
@@ -669,8 +765,15 @@ class AvatarStreamer:
         seconds = samples / self._rate
         self.stats.lost_audio_seconds += seconds
         if message is not None:
-            self._report(Failure(Severity.TRANSIENT, "connectionClosed",
-                                 f"{message}: {seconds:.2f} s of speech was lost", "websocket_runtime"), utterance)
+            self._report(
+                Failure(
+                    Severity.TRANSIENT,
+                    "connectionClosed",
+                    f"{message}: {seconds:.2f} s of speech was lost",
+                    "websocket_runtime",
+                ),
+                utterance,
+            )
         self._emit(self._events.on_metrics, {"audio_lost_seconds": round(seconds, 3)}, utterance)
 
     def _drop_everything(self) -> None:
@@ -691,7 +794,9 @@ class AvatarStreamer:
             self._send.open = None
         task, link.task = link.task, None
         closer = asyncio.get_running_loop().create_task(
-            close_session(link.session, task, self._events.log), name=f"spatius-close-{record.number}")
+            close_session(link.session, task, self._events.log),
+            name=f"spatius-close-{record.number}",
+        )
         self._closing.add(closer)
         closer.add_done_callback(self._closing.discard)
 
@@ -714,9 +819,15 @@ class AvatarStreamer:
         try:
             callback(*args)
         except Exception as error:
-            self._internal_error(error, f"in {getattr(callback, '__name__', 'a callback')}", report=callback != self._events.on_failure)
+            self._internal_error(
+                error,
+                f"in {getattr(callback, '__name__', 'a callback')}",
+                report=callback != self._events.on_failure,
+            )
 
-    def _internal_error(self, error: BaseException, where: str = "", *, report: bool = True) -> None:
+    def _internal_error(
+        self, error: BaseException, where: str = "", *, report: bool = True
+    ) -> None:
         text = scrub(f"{type(error).__name__}: {error}", self._secrets)
         key = f"{where}|{type(error).__name__}"
         if key in self._internal_reported:
@@ -725,7 +836,12 @@ class AvatarStreamer:
         self._internal_reported.add(key)
         self._events.log("error", f"internal error {where}: {text}".replace("  ", " "))
         if report:
-            failure = Failure(Severity.TRANSIENT, "internalError", f"internal error {where}: {text}".replace("  ", " "), "internal")
+            failure = Failure(
+                Severity.TRANSIENT,
+                "internalError",
+                f"internal error {where}: {text}".replace("  ", " "),
+                "internal",
+            )
             self.stats.failures.append(failure.vendor_code)
             try:
                 self._events.on_failure(failure, None)

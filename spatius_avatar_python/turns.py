@@ -62,6 +62,11 @@ def turn_key_of(metadata: Mapping[str, Any] | None) -> TurnKey | None:
     return None
 
 
+def _forget_oldest(remembered: dict[Any, None]) -> None:
+    while len(remembered) > _STALE_MEMORY:
+        del remembered[next(iter(remembered))]
+
+
 class FrameVerdict(enum.Enum):
     ACCEPT = "accept"
     STALE = "stale"  # belongs to an interrupted turn
@@ -77,7 +82,12 @@ class Routing:
 
 
 class TurnGate:
-    def __init__(self, *, quiet_gap_s: float = DEFAULT_QUIET_GAP_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        quiet_gap_s: float = DEFAULT_QUIET_GAP_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
         self._quiet_gap_s = quiet_gap_s
         self._numbers = itertools.count(1)
@@ -95,7 +105,9 @@ class TurnGate:
     def current(self) -> Utterance | None:
         return self._current
 
-    def _new_utterance(self, request_id: str | None, key: TurnKey | None, metadata: Mapping[str, Any] | None) -> Routing:
+    def _new_utterance(
+        self, request_id: str | None, key: TurnKey | None, metadata: Mapping[str, Any] | None
+    ) -> Routing:
         previous = self._current if self._current and not self._current.ended else None
         if previous:
             previous.ended = True
@@ -112,14 +124,13 @@ class TurnGate:
         )
 
     def _supersede(self, old: Utterance, request_id: str | None, key: TurnKey | None) -> None:
-        """A new utterance replaces `old`: old's turn is over for good (unless it is the same turn)."""
+        """A new utterance replaces `old`: its turn is over for good (unless it is the same)."""
         if old.request_id and old.request_id != request_id:
             self._superseded_requests[old.request_id] = None
         if old.turn_key and old.turn_key != key:
             self._superseded_turns[old.turn_key] = None
-        for superseded in (self._superseded_requests, self._superseded_turns):
-            while len(superseded) > _STALE_MEMORY:
-                del superseded[next(iter(superseded))]
+        _forget_oldest(self._superseded_requests)
+        _forget_oldest(self._superseded_turns)
 
     def _superseded(self, request_id: str | None, key: TurnKey | None) -> Routing | None:
         if request_id is not None and request_id in self._superseded_requests:
@@ -137,8 +148,13 @@ class TurnGate:
         if superseded is not None:
             return superseded
         cur = self._current
-        if cur and not cur.ended and (
-            (request_id and cur.request_id == request_id) or (cur.request_id is None and key is not None and cur.turn_key == key)
+        if (
+            cur
+            and not cur.ended
+            and (
+                (request_id and cur.request_id == request_id)
+                or (cur.request_id is None and key is not None and cur.turn_key == key)
+            )
         ):
             cur.request_id = cur.request_id or request_id
             self._remember(request_id)
@@ -163,12 +179,18 @@ class TurnGate:
             if cur and not cur.ended:
                 return Routing(FrameVerdict.ACCEPT, cur)
             return self._new_utterance(None, None, metadata)
-        if cur and not cur.ended and (cur.turn_key == key or cur.turn_key is None and not self._gated):
+        if (
+            cur
+            and not cur.ended
+            and (cur.turn_key == key or cur.turn_key is None and not self._gated)
+        ):
             cur.turn_key = key
             return Routing(FrameVerdict.ACCEPT, cur)
         return self._new_utterance(None, key, metadata)
 
-    def on_end(self, request_id: str | None, metadata: Mapping[str, Any] | None) -> Utterance | None:
+    def on_end(
+        self, request_id: str | None, metadata: Mapping[str, Any] | None
+    ) -> Utterance | None:
         """End of speech (`tts_audio_end` reason 1/3, `finalize`): the utterance to end, if any."""
         key = turn_key_of(metadata)
         if self._is_stale(request_id, key):

@@ -77,7 +77,8 @@ class LifecycleModel(RuleBasedStateMachine):
                 unplayed = sum(samples for _, samples in self.in_play.pop(link, []))
                 if link not in self.loss_expected and not self.life.over:
                     assert unplayed == 0 or self.now >= link.expires_at, (
-                        f"link {link.number} closed with {unplayed} samples still playing")
+                        f"link {link.number} closed with {unplayed} samples still playing"
+                    )
                 self.lost += unplayed
                 self.closed.add(link)
             elif kind is lc.Switch:
@@ -91,8 +92,13 @@ class LifecycleModel(RuleBasedStateMachine):
         self.check_step()
 
     def facts(self) -> None:
-        self.perform(self.life.facts(self.now, audio_waiting=self.waiting > 0 and self.life.live is None,
-                                     mid_utterance=self.mid_utterance))
+        self.perform(
+            self.life.facts(
+                self.now,
+                audio_waiting=self.waiting > 0 and self.life.live is None,
+                mid_utterance=self.mid_utterance,
+            )
+        )
 
     def settle_playback(self, link: lc.Link) -> None:
         plays = self.in_play.get(link, [])
@@ -138,14 +144,20 @@ class LifecycleModel(RuleBasedStateMachine):
 
     # ----- the service -----
 
-    @precondition(lambda self: any(l.state is LinkState.OPENING and l.go for l in self.life.links))
+    @precondition(
+        lambda self: any(lk.state is LinkState.OPENING and lk.go for lk in self.life.links)
+    )
     @rule(data=st.data())
     def connect_ok(self, data: st.DataObject) -> None:
-        link = data.draw(st.sampled_from([l for l in self.life.links if l.state is LinkState.OPENING and l.go]))
+        link = data.draw(
+            st.sampled_from(
+                [lk for lk in self.life.links if lk.state is LinkState.OPENING and lk.go]
+            )
+        )
         self.perform(self.life.opened(link, self.now))
         self.facts()
 
-    @precondition(lambda self: any(l.state is LinkState.OPENING for l in self.life.links))
+    @precondition(lambda self: any(lk.state is LinkState.OPENING for lk in self.life.links))
     @rule(data=st.data(), fatal=st.sampled_from([False, False, False, True]))
     def connect_refused(self, data: st.DataObject, fatal: bool) -> None:
         link = data.draw(st.sampled_from(self.links_in(LinkState.OPENING)))
@@ -153,11 +165,15 @@ class LifecycleModel(RuleBasedStateMachine):
         self.perform(self.life.open_failed(link, FATAL if fatal else TRANSIENT, self.now))
         self.facts()
 
-    @precondition(lambda self: any(l.state is not LinkState.OPENING for l in self.life.links))
+    @precondition(lambda self: any(lk.state is not LinkState.OPENING for lk in self.life.links))
     @rule(data=st.data(), how=st.sampled_from(["1000", "1001", "1011", "idle", "fatal"]))
     def service_closes(self, data: st.DataObject, how: str) -> None:
-        link = data.draw(st.sampled_from([l for l in self.life.links if l.state is not LinkState.OPENING]))
-        failure = {"1000": None, "1001": None, "1011": SERVER_1011, "idle": IDLE, "fatal": FATAL}[how]
+        link = data.draw(
+            st.sampled_from([lk for lk in self.life.links if lk.state is not LinkState.OPENING])
+        )
+        failure = {"1000": None, "1001": None, "1011": SERVER_1011, "idle": IDLE, "fatal": FATAL}[
+            how
+        ]
         self.lose(link, failure, idle=how == "idle")
 
     @precondition(lambda self: self.life.live is not None and self.life.live.suspect_at is None)
@@ -175,7 +191,11 @@ class LifecycleModel(RuleBasedStateMachine):
         self.waiting += samples
         self.facts()
 
-    @precondition(lambda self: self.waiting > 0 and self.life.live is not None and self.life.live.suspect_at is None)
+    @precondition(
+        lambda self: (
+            self.waiting > 0 and self.life.live is not None and self.life.live.suspect_at is None
+        )
+    )
     @rule()
     def send(self) -> None:
         link = self.life.live
@@ -215,9 +235,14 @@ class LifecycleModel(RuleBasedStateMachine):
         life = self.life
         if life.over or self.waiting == 0:
             return
-        assert (life.live is not None or any(l.state is LinkState.OPENING and l.go for l in life.links)
-                or (life.retry_at is not None and life.retry_at > self.now)), (
-            f"{self.waiting} samples wait with no live link, none opening and no retry: {life.state}, {life.links}")
+        assert (
+            life.live is not None
+            or any(lk.state is LinkState.OPENING and lk.go for lk in life.links)
+            or (life.retry_at is not None and life.retry_at > self.now)
+        ), (
+            f"{self.waiting} samples wait with no live link, none opening, no retry: "
+            f"{life.state}, {life.links}"
+        )
 
     @invariant()
     def one_live_link_and_ready_iff_live(self) -> None:
@@ -233,7 +258,9 @@ class LifecycleModel(RuleBasedStateMachine):
         if not self.life.over and not self.mid_utterance:
             assert not self.links_in(LinkState.OPEN), self.life.links
         live = self.life.live
-        if live is not None and self.links_in(LinkState.OPEN):  # ... and at the latest at the hard deadline
+        if live is not None and self.links_in(
+            LinkState.OPEN
+        ):  # ... and at the latest at the hard deadline
             assert self.now < live.rollover_times()[1], (self.now, self.life.links)
 
     @invariant()
@@ -247,7 +274,7 @@ class LifecycleModel(RuleBasedStateMachine):
         for _ in range(200):
             if life.over or (self.waiting == 0 and not self.mid_utterance):
                 break
-            for link in [l for l in life.links if l.state is LinkState.OPENING and l.go]:
+            for link in [lk for lk in life.links if lk.state is LinkState.OPENING and lk.go]:
                 self.perform(life.opened(link, self.now))
             self.facts()
             if self.waiting and life.live is not None and life.live.suspect_at is None:
@@ -257,7 +284,9 @@ class LifecycleModel(RuleBasedStateMachine):
                 nxt = life.next_time()
                 self.advance_to(self.now + 0.1 if math.isinf(nxt) else max(nxt, self.now + 0.01))
         if not life.over:
-            assert self.waiting == 0, f"{self.waiting} samples stuck: {life.state}, {life.links}, retry {life.retry_at}"
+            assert self.waiting == 0, (
+                f"{self.waiting} samples stuck: {life.state}, {life.links}, retry {life.retry_at}"
+            )
         # stop(): every link that was opened is closed.
         self.perform(life.stop(self.now))
         assert life.state is StreamerState.CLOSED and not life.links
@@ -269,5 +298,9 @@ class LifecycleModel(RuleBasedStateMachine):
 
 
 TestLifecycleModel = LifecycleModel.TestCase
-TestLifecycleModel.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                       suppress_health_check=[HealthCheck.too_slow])
+TestLifecycleModel.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 from spatius.avatar_session import AvatarSession
 
-from spatius_avatar_python.sdk_internals import SUPPORTED_SDK, interrupt_reads_last_req_id, sdk_internals
+from spatius_avatar_python.sdk_internals import (
+    SUPPORTED_SDK,
+    interrupt_reads_last_req_id,
+    sdk_internals,
+)
 
 
 def test_the_installed_sdk_has_every_private_part_we_use():
     internals = sdk_internals()
     assert internals.problems() == [], internals
-    assert internals.per_request_interrupt and internals.opus_complexity and internals.opus_pre_skip and internals.opus_crc
+    assert (
+        internals.per_request_interrupt
+        and internals.opus_complexity
+        and internals.opus_pre_skip
+        and internals.opus_crc
+    )
 
 
 def test_an_sdk_whose_interrupt_no_longer_reads_last_req_id_is_noticed():

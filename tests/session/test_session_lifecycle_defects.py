@@ -16,7 +16,14 @@ from spatius.avatar_session import AvatarSession
 
 from spatius_avatar_python import opus
 from spatius_avatar_python.streamer import StreamerState
-from tests.session.test_session_ownership import FORMATS, all_requests, props_for, received_samples, say_paced, voice
+from tests.session.test_session_ownership import (
+    FORMATS,
+    all_requests,
+    props_for,
+    received_samples,
+    say_paced,
+    voice,
+)
 from tests.session.test_session_streamer import Harness, until
 
 RATE = 24000
@@ -28,11 +35,15 @@ def forget_checked_sdk_internals() -> None:
     except ImportError:
         return
     sdk_internals.cache_clear()
+
+
 HANG_BOUND_S = 10.0  # only against hangs
 
 
 def noise(seconds: float) -> bytes:
-    return np.random.default_rng(15).integers(-8000, 8000, int(RATE * seconds), dtype="<i2").tobytes()
+    return (
+        np.random.default_rng(15).integers(-8000, 8000, int(RATE * seconds), dtype="<i2").tobytes()
+    )
 
 
 class OpenedConnections:
@@ -62,13 +73,19 @@ def our_tasks_and_the_sdks(before: set[asyncio.Task]) -> list[asyncio.Task]:
     return [t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()]
 
 
-async def test_a_refused_rollover_connect_does_not_spin_the_loop_during_its_backoff(emulator, opus_props, monkeypatch):
+async def test_a_refused_rollover_connect_does_not_spin_the_loop_during_its_backoff(
+    emulator, opus_props, monkeypatch
+):
     # Defect 1. Before: the soft deadline, already past, was re-armed with delay 0 for the
     # whole backoff (~97,000 timer runs per second, a whole core of the shared loop).
     emulator.faults.refuse_upgrade(503, which=2)  # the rollover's fresh session: refused once
-    h = Harness(opus_props, session_lifetime_s=3.0, backoff_base_s=4.0, backoff_cap_s=4.0)  # retry in 2-4 s
+    h = Harness(
+        opus_props, session_lifetime_s=3.0, backoff_base_s=4.0, backoff_cap_s=4.0
+    )  # retry in 2-4 s
     h.streamer.start()
-    await until(lambda: any(f.vendor_code == "serverError" for f in h.failures), timeout=HANG_BOUND_S)
+    await until(
+        lambda: any(f.vendor_code == "serverError" for f in h.failures), timeout=HANG_BOUND_S
+    )
     loop = asyncio.get_running_loop()
     scheduled = 0
     call_later = loop.call_later
@@ -89,12 +106,16 @@ async def test_a_refused_rollover_connect_does_not_spin_the_loop_during_its_back
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_an_idle_close_after_the_fresh_session_opened_does_not_leave_the_avatar_mute(emulator, emulator_props, audio_format):
+async def test_an_idle_close_after_the_fresh_session_opened_does_not_leave_the_avatar_mute(
+    emulator, emulator_props, audio_format
+):
     # Defect 2. Before: the live session idled out after the rollover's fresh one had opened:
     # DORMANT kept the opened link, the wake-up found it "going" and did nothing: CONNECTING
     # for good, the speech never sent, no error.
     lifetime = 10.0  # soft 9 s, hard 9.5 s
-    emulator.faults.idle_timeout(9.25, which=1)  # between the fresh session's open and the hard deadline
+    emulator.faults.idle_timeout(
+        9.25, which=1
+    )  # between the fresh session's open and the hard deadline
     h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=lifetime)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
@@ -103,35 +124,49 @@ async def test_an_idle_close_after_the_fresh_session_opened_does_not_leave_the_a
     speech = voice(1.0)
     h.pipeline.on_tts_start("r1", {"turn_id": 1})
     h.say(speech, turn=1)
-    await until(lambda: any(r.ended and len(r.pcm()) == len(speech) // 2 for r in all_requests(emulator)),
-                timeout=HANG_BOUND_S)
+    await until(
+        lambda: any(r.ended and len(r.pcm()) == len(speech) // 2 for r in all_requests(emulator)),
+        timeout=HANG_BOUND_S,
+    )
     assert h.streamer.state is StreamerState.READY
     assert not h.failures, h.failures
     assert h.streamer.max_past_arms_in_a_row <= 1
     await h.streamer.stop()
 
 
-async def test_a_ready_fresh_session_is_switched_to_at_once_when_nothing_is_said(emulator, opus_props):
+async def test_a_ready_fresh_session_is_switched_to_at_once_when_nothing_is_said(
+    emulator, opus_props
+):
     # Defect 3. Before: nothing switched when the fresh session opened; the switch waited
     # for the hard deadline, the fresh session got no audio, idled out at the service and
     # a third one was opened (churn).
     lifetime = 10.0  # soft 9 s, hard 9.5 s
-    emulator.faults.idle_timeout(0.3, which=2)  # the fresh session idles out well before the hard deadline
+    emulator.faults.idle_timeout(
+        0.3, which=2
+    )  # the fresh session idles out well before the hard deadline
     h = Harness(opus_props, session_lifetime_s=lifetime)
     h.streamer.start()
     await until(lambda: len(emulator.recording.connections) >= 2, timeout=HANG_BOUND_S + lifetime)
     await until(lambda: emulator.recording.connections[1].closed, timeout=HANG_BOUND_S)
-    await asyncio.sleep(1.5)  # past the hard deadline: a third connection would have been opened by now
+    await asyncio.sleep(
+        1.5
+    )  # past the hard deadline: a third connection would have been opened by now
     assert h.streamer.stats.rollovers == 1
     assert len(emulator.recording.connections) == 2
-    assert emulator.recording.connections[0].closed_by == "client"  # retired by the switch, not expired
-    assert h.streamer.state is StreamerState.DORMANT  # the live (fresh) session idled out: quiet, no error
+    assert (
+        emulator.recording.connections[0].closed_by == "client"
+    )  # retired by the switch, not expired
+    assert (
+        h.streamer.state is StreamerState.DORMANT
+    )  # the live (fresh) session idled out: quiet, no error
     assert not h.failures, h.failures
     assert h.streamer.max_past_arms_in_a_row <= 1
     await h.streamer.stop()
 
 
-async def test_a_send_blocked_by_backpressure_is_a_lost_connection_and_stop_leaves_nothing_behind(emulator, pcm_props):
+async def test_a_send_blocked_by_backpressure_is_a_lost_connection_and_stop_leaves_nothing_behind(
+    emulator, pcm_props
+):
     # Defect 4 (a wire matter: PCM fills the socket's buffers fastest). Before: the blocked
     # send blocked the owner: a flush was never handled, nothing reconnected; stop() then
     # cancelled the owner without closing: the SDK's tasks lived on, the service kept the
@@ -142,14 +177,23 @@ async def test_a_send_blocked_by_backpressure_is_a_lost_connection_and_stop_leav
     h = Harness(pcm_props, backoff_base_s=0.05, backoff_cap_s=0.1, session_factory=opened)
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
-    h.say(noise(120.0), turn=1)  # 5.8 MB that permessage-deflate cannot shrink: more than the socket buffers take
+    h.say(
+        noise(120.0), turn=1
+    )  # 5.8 MB that permessage-deflate cannot shrink: more than the socket buffers take
     await asyncio.sleep(0.5)
     h.pipeline.on_flush()
-    await until(lambda: h.streamer.stats.interrupts == 1, timeout=HANG_BOUND_S)  # handled, not stuck
-    await until(lambda: h.streamer.stats.reconnects >= 1, timeout=HANG_BOUND_S)  # the blocked session was given up
+    await until(
+        lambda: h.streamer.stats.interrupts == 1, timeout=HANG_BOUND_S
+    )  # handled, not stuck
+    await until(
+        lambda: h.streamer.stats.reconnects >= 1, timeout=HANG_BOUND_S
+    )  # the blocked session was given up
     assert [f.vendor_code for f in h.failures][:1] == ["connectionClosed"]
     h.say(voice(0.5, pitch=220), turn=2)
-    await until(lambda: any(r.ended for r in emulator.recording.connections[-1].requests), timeout=HANG_BOUND_S)
+    await until(
+        lambda: any(r.ended for r in emulator.recording.connections[-1].requests),
+        timeout=HANG_BOUND_S,
+    )
     started = time.monotonic()
     await h.streamer.stop()
     assert time.monotonic() - started < 10.0  # STOP_BOUND_S
@@ -159,7 +203,9 @@ async def test_a_send_blocked_by_backpressure_is_a_lost_connection_and_stop_leav
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_stop_while_the_owner_is_stuck_still_closes_every_session(emulator, emulator_props, audio_format):
+async def test_stop_while_the_owner_is_stuck_still_closes_every_session(
+    emulator, emulator_props, audio_format
+):
     # Defect 4, the other half. Before: `_run` had no `finally`: a cancelled owner closed
     # nothing; and the 3 s close timeout cancelled the SDK's close midway, its read task
     # outliving stop().
@@ -196,7 +242,9 @@ def _rename_last_req_id(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_without_the_private_last_req_id_no_request_is_interrupted_twice_and_it_is_said(emulator, emulator_props, audio_format, monkeypatch):
+async def test_without_the_private_last_req_id_no_request_is_interrupted_twice_and_it_is_said(
+    emulator, emulator_props, audio_format, monkeypatch
+):
     # Defect 5. Before: with the private attribute renamed, every per-request interrupt
     # silently became "interrupt the newest": the service got two interrupts for B, none for A.
     _rename_last_req_id(monkeypatch)
@@ -206,22 +254,30 @@ async def test_without_the_private_last_req_id_no_request_is_interrupted_twice_a
         await until(lambda: h.streamer.state is StreamerState.READY)
         h.say(voice(3.0), turn=1)
         h.say(voice(0.3, pitch=220), turn=2, end=False)
-        connection = await until(lambda: emulator.recording.sessions and emulator.recording.sessions[0])
+        connection = await until(
+            lambda: emulator.recording.sessions and emulator.recording.sessions[0]
+        )
         await until(lambda: len(connection.requests) == 2)
         h.pipeline.on_flush()
         await until(lambda: h.streamer.stats.interrupts == 1)
         await asyncio.sleep(0.3)
         interrupted = [i.req_id for i in connection.interrupts]
         assert interrupted == [connection.requests[1].req_id]  # the newest, once
-        assert any(level == "warn" and "Spatius SDK" in message for level, message in h.logs), h.logs
-        assert any(level == "warn" and "could not be interrupted" in message for level, message in h.logs), h.logs
+        assert any(level == "warn" and "Spatius SDK" in message for level, message in h.logs), (
+            h.logs
+        )
+        assert any(
+            level == "warn" and "could not be interrupted" in message for level, message in h.logs
+        ), h.logs
         await h.streamer.stop()
     finally:
         monkeypatch.undo()
         forget_checked_sdk_internals()
 
 
-async def test_without_the_encoder_internals_opus_audio_still_arrives_whole(emulator, opus_props, monkeypatch):
+async def test_without_the_encoder_internals_opus_audio_still_arrives_whole(
+    emulator, opus_props, monkeypatch
+):
     # Defect 5. Before: the renamed libopus handle made every request's encoder fail:
     # every frame dropped, READY, 0 bytes at the service.
     from spatius.audio_encoder import OggOpusStreamEncoder
@@ -233,7 +289,9 @@ async def test_without_the_encoder_internals_opus_audio_still_arrives_whole(emul
         self._opus_encoder, self._encoder = self._encoder, None  # renamed in a future SDK
 
     monkeypatch.setattr(OggOpusStreamEncoder, "__init__", init_hiding_the_handle)
-    monkeypatch.setattr(opus._StreamEncoder, "encode", lambda self, pcm, *, end: _encode_hidden(self, pcm, end))
+    monkeypatch.setattr(
+        opus._StreamEncoder, "encode", lambda self, pcm, *, end: _encode_hidden(self, pcm, end)
+    )
     forget_checked_sdk_internals()
     try:
         h = Harness(opus_props)
@@ -243,7 +301,9 @@ async def test_without_the_encoder_internals_opus_audio_still_arrives_whole(emul
         (request,) = await asyncio.to_thread(emulator.wait_for_ended_requests, 1, HANG_BOUND_S)
         assert abs(len(request.pcm()) - len(speech) // 2) <= 2
         assert not h.failures, h.failures
-        assert any(level == "warn" and "Spatius SDK" in message for level, message in h.logs), h.logs
+        assert any(level == "warn" and "Spatius SDK" in message for level, message in h.logs), (
+            h.logs
+        )
         await h.streamer.stop()
     finally:
         monkeypatch.undo()
@@ -261,7 +321,9 @@ def _encode_hidden(encoder, pcm, end):
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_persistent_bug_in_the_send_path_counts_and_reports_what_it_drops(emulator, emulator_props, audio_format, monkeypatch):
+async def test_a_persistent_bug_in_the_send_path_counts_and_reports_what_it_drops(
+    emulator, emulator_props, audio_format, monkeypatch
+):
     # Defect 5. Before: a persistent error in the send path dropped every frame: READY,
     # nothing sent, one internalError, nothing counted as dropped or lost.
     def broken(self, *args, **kwargs):
@@ -270,7 +332,10 @@ async def test_a_persistent_bug_in_the_send_path_counts_and_reports_what_it_drop
     h = Harness(props_for(emulator_props, audio_format))
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
-    for where in ("spatius_avatar_python.requests.Backlog.take_batch", "spatius_avatar_python.streamer.AvatarStreamer._take_batch"):
+    for where in (
+        "spatius_avatar_python.requests.Backlog.take_batch",
+        "spatius_avatar_python.streamer.AvatarStreamer._take_batch",
+    ):
         try:  # where the send path takes a batch (it moved with issue 15)
             monkeypatch.setattr(where, broken)
         except (ImportError, AttributeError):
@@ -278,15 +343,22 @@ async def test_a_persistent_bug_in_the_send_path_counts_and_reports_what_it_drop
     speech = voice(2.0)
     h.say(speech, turn=1)
     await until(lambda: h.streamer.stats.dropped_audio_seconds > 0, timeout=HANG_BOUND_S)
-    await until(lambda: h.streamer.stats.dropped_audio_seconds + received_samples(emulator) / RATE
-                >= len(speech) / 2 / RATE - 0.01, timeout=HANG_BOUND_S)
+    await until(
+        lambda: (
+            h.streamer.stats.dropped_audio_seconds + received_samples(emulator) / RATE
+            >= len(speech) / 2 / RATE - 0.01
+        ),
+        timeout=HANG_BOUND_S,
+    )
     assert [f.vendor_code for f in h.failures] == ["internalError"]  # said once
     assert any("audio_dropped_seconds" in m for m in h.metrics)
     await h.streamer.stop()
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_two_interleaved_tts_requests_are_not_cut_into_alternating_pieces(emulator, emulator_props, audio_format):
+async def test_two_interleaved_tts_requests_are_not_cut_into_alternating_pieces(
+    emulator, emulator_props, audio_format
+):
     # Defect 6. Before: a late frame of A after B started opened a new utterance for A,
     # which ended B, and so on: six Spatius requests A1 B1 A2 B2 A3 B3.
     # The rule: the newer turn owns the avatar; late audio of the older one is dropped, said once.
@@ -298,8 +370,8 @@ async def test_two_interleaved_tts_requests_are_not_cut_into_alternating_pieces(
     a, b = voice(0.6), voice(0.6, pitch=240)
     piece = len(a) // 3 // 960 * 960
     for i in range(3):
-        h.pipeline.on_frame(a[i * piece:(i + 1) * piece], PcmFormat(RATE, 1), {"turn_id": "A"})
-        h.pipeline.on_frame(b[i * piece:(i + 1) * piece], PcmFormat(RATE, 1), {"turn_id": "B"})
+        h.pipeline.on_frame(a[i * piece : (i + 1) * piece], PcmFormat(RATE, 1), {"turn_id": "A"})
+        h.pipeline.on_frame(b[i * piece : (i + 1) * piece], PcmFormat(RATE, 1), {"turn_id": "B"})
     h.pipeline.on_tts_end(None, 1, {"turn_id": "A"})
     h.pipeline.on_tts_end(None, 1, {"turn_id": "B"})
     requests = await asyncio.to_thread(emulator.wait_for_ended_requests, 2, HANG_BOUND_S)
@@ -315,7 +387,9 @@ async def test_two_interleaved_tts_requests_are_not_cut_into_alternating_pieces(
 
 
 @pytest.mark.parametrize("audio_format", FORMATS)
-async def test_a_mid_utterance_hard_switch_after_a_failed_send_gives_the_held_audio_back_once(emulator, emulator_props, audio_format):
+async def test_a_mid_utterance_hard_switch_after_a_failed_send_gives_the_held_audio_back_once(
+    emulator, emulator_props, audio_format
+):
     # Also noticed (not reproduced by this test on the old code: the window is narrow): at
     # the hard deadline the switch ended the open request although its last send had
     # failed; the end could fail again and give the same withheld PCM back twice. Now the
@@ -325,14 +399,24 @@ async def test_a_mid_utterance_hard_switch_after_a_failed_send_gives_the_held_au
     lifetime = 6.0  # soft 5.4 s, hard 5.7 s
     emulator.faults.delay_handshake(0.1, which=2)
     emulator.faults.close(1011, after_seconds=5.5, which=1)  # the live session breaks mid-utterance
-    h = Harness(props_for(emulator_props, audio_format), session_lifetime_s=lifetime, backoff_base_s=0.05, backoff_cap_s=0.1)
+    h = Harness(
+        props_for(emulator_props, audio_format),
+        session_lifetime_s=lifetime,
+        backoff_base_s=0.05,
+        backoff_cap_s=0.1,
+    )
     h.streamer.start()
     await until(lambda: h.streamer.state is StreamerState.READY)
     await asyncio.sleep(5.1)
     speech = voice(1.6)
     await say_paced(h, speech, turn=1, pace=1.5)
-    await until(lambda: sum(r.ended for r in all_requests(emulator)) >= 1 and h.streamer.state is StreamerState.READY,
-                timeout=HANG_BOUND_S)
+    await until(
+        lambda: (
+            sum(r.ended for r in all_requests(emulator)) >= 1
+            and h.streamer.state is StreamerState.READY
+        ),
+        timeout=HANG_BOUND_S,
+    )
     await asyncio.sleep(1.0)
     received = received_samples(emulator)
     lost = round(h.streamer.stats.lost_audio_seconds * RATE)
@@ -341,7 +425,9 @@ async def test_a_mid_utterance_hard_switch_after_a_failed_send_gives_the_held_au
     await h.streamer.stop()
 
 
-async def test_an_expired_session_token_at_the_upgrade_is_fetched_again_not_fatal(emulator, opus_props):
+async def test_an_expired_session_token_at_the_upgrade_is_fetched_again_not_fatal(
+    emulator, opus_props
+):
     # Also noticed: the SDK reports an HTTP 401 at the WebSocket upgrade as sessionTokenExpired
     # (a token fetched ahead, after a host suspend); it was taken for a refused API key.
     emulator.faults.refuse_upgrade(401, which=1)
