@@ -154,7 +154,8 @@ def classify_real_callback(callback: Any) -> str:
                      for the avatar, our on_audio_frame / on_data / on_cmd and all they call
     avatar.owner     the streamer's tasks (owner loop: send_next, SDK send_audio, socket write)
     avatar.io        websockets/aiohttp tasks, socket read/write callbacks
-    avatar.opus_hop  executor results of the off-loop Opus encoder (the wake-up after a job)
+    avatar.opus_hop  results of the off-loop Opus encoder handed to the loop (OpusWorker: one
+                     call per batch of jobs)
     tts.task         the fake TTS's own pacing task (frame build + send_audio_frame)
     asyncio          self-pipe reads and other loop internals."""
     import asyncio
@@ -183,6 +184,8 @@ def classify_real_callback(callback: Any) -> str:
         module = type(owner).__module__
         if module.startswith(("websockets", "aiohttp")):
             return "avatar.io"
+        if module.startswith("spatius_avatar_python"):
+            return "avatar.owner"  # the batching hold's timer waking the owner
         if module.startswith("asyncio"):
             return "avatar.io" if getattr(owner, "_protocol", None) is not None else "asyncio"
         return "other"
@@ -203,6 +206,8 @@ def classify_real_callback(callback: Any) -> str:
         # a worker thread's result handed to the loop (call_soon_threadsafe): the Opus encoder's jobs
         return "avatar.opus_hop"
     module = getattr(callback, "__module__", "") or ""
+    if module == "spatius_avatar_python.opus_worker":
+        return "avatar.opus_hop"  # the encoder thread's batch of results
     if module.startswith("fake_graph"):
         return "tts.task"
     return "asyncio"

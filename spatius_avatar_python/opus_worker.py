@@ -46,14 +46,22 @@ class OpusWorker:
     async def encode(self, encoder: OggOpusRequestEncoder, pcm: bytes, *, end: bool) -> bytes:
         """Same contract as `encoder.encode`: Ogg pages ready to send (b"" while a frame fills);
         calls for one encoder are sequential (await each before the next)."""
+        future = self.submit(encoder, pcm, end=end)
+        return b"" if future is None else await future
+
+    def submit(
+        self, encoder: OggOpusRequestEncoder, pcm: bytes, *, end: bool
+    ) -> asyncio.Future[bytes] | None:
+        """`encode` without the await: the future of the Ogg pages, or None when the call
+        yields nothing (a frame still fills). The caller may complete the future itself (an
+        interrupt overtaking the job): the thread's result is then dropped."""
         chunk = encoder._take(pcm, end)
         if chunk is None:
-            return b""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
+            return None
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._ensure_thread()
-        self._jobs.put((loop, future, encoder, chunk, end))
-        return await future
+        self._jobs.put((future.get_loop(), future, encoder, chunk, end))
+        return future
 
     def close(self) -> None:
         """Stop the thread after the jobs already queued (for tests; the process-wide worker

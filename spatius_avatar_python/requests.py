@@ -28,6 +28,7 @@ class Audio:
     utterance: Utterance
     pcm: bytes
     recovered: bool = False  # given back by a lost Opus stream (it never reached anyone)
+    at: float = 0.0  # when it was queued (the batching hold counts from it; 0: send at once)
 
 
 @dataclass(slots=True)

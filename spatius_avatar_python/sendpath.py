@@ -3,7 +3,14 @@
 Owned by the session owner task (streamer.py), which tells it which link is live and asks
 it to send one batch at a time; it tells the owner only that a send failed. It never
 decides anything about sessions (that is lifecycle.py). This is the seam for the data
-path's cost work (batching, encoding on one thread): nothing outside it sends audio.
+path's cost work: nothing outside it sends audio.
+
+Cost (issue 16): every send costs about the same whatever it carries, so audio goes in
+batches (`batching.decide`: a request's first audio at once, later audio per 40 ms or after
+a 30 ms hold, ends at once; `due` applies it to the backlog, the owner to its wake-ups), and
+Ogg Opus is encoded on the process's one encoder thread (`OpusWorker`). A barge-in must not
+wait behind an encoder job: `overtake` completes the awaited job at once, the batch it
+carried is dropped with the rest of the unsent audio.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from .batching import IDLE, SEND, BatchDecision, BatchPolicy, decide
 from .failures import Failure, link_lost
 from .lifecycle import PLAYBACK_SLACK_S, LinkState
 from .opus import OggOpusRequestEncoder
+from .opus_worker import shared_worker
 from .requests import Audio, Backlog, EndOf, Request
 from .sessions import SEND_TIMEOUT_S, SessionLink, bounded
 from .turns import Utterance
@@ -38,6 +47,10 @@ async def interrupt_request(session: Any, req_id: str, *, per_request: bool = Tr
     return True
 
 
+class Overtaken(Exception):
+    """An encoder job a barge-in overtook: its result is not awaited any more."""
+
+
 class SendPath:
     def __init__(
         self,
@@ -52,9 +65,15 @@ class SendPath:
         emit: Callable[..., None],
         internal_error: Callable[..., None],
         on_send_failed: Callable[[SessionLink, Failure], Awaitable[None]],
+        policy: BatchPolicy | None = None,
     ) -> None:
         self._rate = rate
         self._opus = opus
+        self.policy = policy or BatchPolicy()
+        self._bytes_per_s = 2 * rate
+        self._worker = shared_worker() if opus else None
+        self.encoding: asyncio.Future[bytes] | None = None  # the encoder job being awaited
+        self._overtaken_bytes = 0  # PCM of overtaken jobs, dropped with the barge-in's backlog
         self.stats = stats
         self._events = events
         self._secrets = secrets
@@ -71,6 +90,71 @@ class SendPath:
     def can_send(self) -> bool:
         live = self.live
         return live is not None and live.suspect is None and bool(self.backlog)
+
+    def due(
+        self,
+        now: float,
+        *,
+        inbox_bytes: int = 0,
+        inbox_since: float | None = None,
+        utterance: Utterance | None = None,
+        held_long_enough: bool = False,
+    ) -> BatchDecision:
+        """Whether the queued audio goes out now (`batching.decide` on the backlog, plus
+        `inbox_bytes` of `utterance` posted and not yet drained by the owner)."""
+        items = self.backlog.items
+        since: float | None
+        if items:
+            head, last = items[0], items[-1]
+            if (
+                type(head) is not Audio
+                or type(last) is not Audio
+                or last.utterance is not head.utterance
+            ):
+                return SEND  # an end, or an utterance boundary: send everything up to it
+            if utterance is not None and utterance is not head.utterance:
+                return SEND
+            utterance = head.utterance
+            since = head.at if inbox_since is None else min(head.at, inbox_since)
+        elif utterance is None or not inbox_bytes:
+            return IDLE
+        else:
+            since = inbox_since
+        request = self.open
+        # Started: some of its audio is out where a listener can hear it. Ogg Opus holds a
+        # request's first packet back until the next one is encoded (the SDK's Ogg writer),
+        # so its second frame goes at once as well.
+        started = (
+            request is not None
+            and request.utterance is utterance
+            and request.link is self.live
+            and request.samples > request.withheld_samples()
+        )
+        return decide(
+            self.policy,
+            queued_s=(self.backlog.bytes + inbox_bytes) / self._bytes_per_s,
+            request_started=started,
+            oldest_queued_at=since,
+            now=now,
+            closing=held_long_enough,
+        )
+
+    def overtake(self) -> None:
+        """A barge-in is posted: stop awaiting the encoder job, if one is awaited."""
+        future = self.encoding
+        if future is not None and not future.done():
+            future.set_exception(Overtaken())
+
+    async def _encode(self, encoder: OggOpusRequestEncoder, pcm: bytes, end: bool) -> bytes:
+        assert self._worker is not None  # an encoder exists only with Ogg Opus
+        future = self._worker.submit(encoder, pcm, end=end)
+        if future is None:
+            return b""
+        self.encoding = future
+        try:
+            return await future
+        finally:
+            self.encoding = None
 
     async def send_guarded(self) -> None:
         head = self.backlog.items[0]
@@ -118,7 +202,10 @@ class SendPath:
         if request.encoder is not None:
             held = request.withheld_pcm()  # what the stream holds back before this batch
             try:
-                payload = await request.encoder.encode(pcm, end=False)
+                payload = await self._encode(request.encoder, pcm, False)
+            except Overtaken:  # a barge-in is next in the inbox: this batch goes with the backlog
+                self._overtaken_bytes += len(pcm)
+                return
             except Exception as error:  # our encoder: this request's stream is broken
                 self.open = None
                 self.stats.dropped_audio_seconds += len(pcm) / 2 / self._rate
@@ -175,7 +262,10 @@ class SendPath:
         held = request.withheld_pcm()
         if request.encoder is not None:
             try:
-                tail = await request.encoder.encode(b"", end=True)
+                tail = await self._encode(request.encoder, b"", True)
+            except Overtaken:  # the barge-in next in the inbox stops it as the open request
+                self.open = request
+                return
             except Exception as error:
                 self._internal_error(error, "encoding Ogg Opus")
         if request.req_id is None and not tail:
@@ -220,7 +310,8 @@ class SendPath:
     # ----- barge-in -----
 
     async def barge(self, requested_at: float, links: Iterable[SessionLink]) -> None:
-        dropped = self.backlog.clear()
+        dropped = self.backlog.clear() + self._overtaken_bytes
+        self._overtaken_bytes = 0
         self.stats.interrupts += 1
         open_request, self.open = self.open, None
         now = self._clock()

@@ -51,6 +51,7 @@ import spatius
 from spatius import AgoraEgressConfig, AudioFormat, AvatarSDKErrorCode
 
 from . import lifecycle as lc
+from .batching import IDLE, BatchDecision, BatchPolicy
 from .config import AvatarConfig
 from .failures import Failure, Severity, classify, scrub
 from .lifecycle import (
@@ -207,6 +208,7 @@ class AvatarStreamer:
         backoff_base_s: float = BACKOFF_BASE_S,
         backoff_cap_s: float = BACKOFF_CAP_S,
         session_lifetime_s: float | None = None,
+        batch_policy: BatchPolicy | None = None,
     ) -> None:
         self._config = config
         self._events = events
@@ -222,6 +224,14 @@ class AvatarStreamer:
         # The inbox is the only thing both sides touch: callers append, the owner drains.
         self._inbox: collections.deque[Any] = collections.deque()
         self._inbox_ready = asyncio.Event()
+        # Audio in the inbox the owner was not woken for (the batching rule said wait):
+        # written by push_audio, reset by the owner when it drains the inbox.
+        self._inbox_audio_bytes = 0
+        self._inbox_audio_since: float | None = None
+        self._inbox_audio_of: Utterance | None = None
+        self._hold: asyncio.TimerHandle | None = None  # wakes the owner when a batch's hold ends
+        self._hold_at = 0.0
+        self._hold_due = False
         self._owner: asyncio.Task[None] | None = None
         # Everything below is written by the owner task only.
         self._lifecycle = Lifecycle(self._lifetime_s, backoff=(backoff_base_s, backoff_cap_s))
@@ -253,6 +263,7 @@ class AvatarStreamer:
             emit=self._emit,
             internal_error=self._internal_error,
             on_send_failed=self._send_failed,
+            policy=batch_policy,
         )
 
     # ----- what the TEN callbacks call (synchronous, never blocking: they only post) -----
@@ -274,9 +285,37 @@ class AvatarStreamer:
         self._owner.add_done_callback(self._owner_ended)
 
     def push_audio(self, utterance: Utterance, pcm: bytes) -> None:
-        """Queue mono s16le PCM at the session rate for `utterance`."""
-        if pcm and self._accepting():
-            self._post(Audio(utterance, pcm))
+        """Queue mono s16le PCM at the session rate for `utterance`.
+
+        The owner is woken per batch, not per frame: only when the batching rule says the
+        queued audio goes out now (a request's first audio, enough queued), else one timer
+        for the hold. Before a live session every frame wakes it (the lifecycle and the
+        buffer bound need to see the audio)."""
+        if not pcm or not self._accepting():
+            return
+        now = self._clock()
+        self._inbox.append(Audio(utterance, pcm, False, now))
+        if self._inbox_ready.is_set():
+            return
+        send = self._send
+        if self._inbox_audio_of is not utterance:
+            live = send.live
+            if self._inbox_audio_of is not None or live is None or live.suspect is not None:
+                self._inbox_ready.set()
+                return
+            self._inbox_audio_of = utterance
+            self._inbox_audio_since = now
+        self._inbox_audio_bytes += len(pcm)
+        decision = send.due(
+            now,
+            inbox_bytes=self._inbox_audio_bytes,
+            inbox_since=self._inbox_audio_since,
+            utterance=utterance,
+        )
+        if decision.send:
+            self._inbox_ready.set()
+        elif decision.wake_at is not None:
+            self._arm_hold(decision.wake_at)
 
     def end_utterance(self, utterance: Utterance) -> None:
         """End the Spatius request of `utterance` after all its queued audio."""
@@ -289,9 +328,11 @@ class AvatarStreamer:
             self._post(_Superseded(turn, seconds))
 
     def interrupt(self) -> None:
-        """Barge-in: drop the audio not yet sent, interrupt whatever still plays."""
+        """Barge-in: drop the audio not yet sent, interrupt whatever still plays. The owner
+        handles it next, without waiting for an encoder job it may be awaiting."""
         if self._accepting():
             self._post(_Barge(self._clock()))
+            self._send.overtake()
 
     def wake(self) -> None:
         """Speech is coming (a TTS request started): connect now if the avatar is dormant."""
@@ -347,11 +388,15 @@ class AvatarStreamer:
         try:
             await self._perform(first)
             while not life.over:
-                if not self._inbox and not self._send.can_send():
-                    await self._tell_facts()
-                    self._arm_timer(life.next_time())
-                    if not self._inbox and not self._timer_due:
-                        await self._inbox_ready.wait()
+                if not self._inbox and not self._hold_due:
+                    wait = self._send_decision()
+                    if not wait.send:
+                        await self._tell_facts()
+                        self._arm_timer(life.next_time())
+                        if wait.wake_at is not None:
+                            self._arm_hold(wait.wake_at)
+                        if not self._inbox and not self._timer_due and not self._hold_due:
+                            await self._inbox_ready.wait()
                 self._inbox_ready.clear()
                 while self._inbox and not life.over:
                     command = self._inbox.popleft()
@@ -361,21 +406,49 @@ class AvatarStreamer:
                         raise
                     except Exception as error:  # a bug of ours: say it once, keep serving
                         self._internal_error(error, "handling a command")
+                self._inbox_audio_bytes = 0  # all of it is in the backlog now
+                self._inbox_audio_since = self._inbox_audio_of = None
                 if life.over:
                     break
                 await self._tell_facts()
                 if self._timer_due:
                     self._timer_due = False
                     await self._guarded(self._perform(life.tick(self._clock())))
-                if self._send.can_send():
+                held, self._hold_due = self._hold_due, False
+                if self._send_decision(held_long_enough=held).send:
+                    if self._hold is not None:
+                        self._hold.cancel()
+                        self._hold = None
                     await self._send.send_guarded()
         finally:
             if self._timer is not None:
                 self._timer.cancel()
+            if self._hold is not None:
+                self._hold.cancel()
             if not life.over or self._links:
                 self._drop_everything()
                 self._perform_closes(life.stop(self._clock()))
             await self._await_closing()
+
+    def _send_decision(self, *, held_long_enough: bool = False) -> BatchDecision:
+        if not self._send.can_send():
+            return IDLE
+        return self._send.due(self._clock(), held_long_enough=held_long_enough)
+
+    def _arm_hold(self, at: float) -> None:
+        """One timer per batch: when the oldest queued audio has waited the hold."""
+        if self._hold is not None:
+            if self._hold_at <= at:
+                return
+            self._hold.cancel()
+        self._hold_at = at
+        delay = max(0.0, at - self._clock())
+        self._hold = asyncio.get_running_loop().call_later(delay, self._hold_ended)
+
+    def _hold_ended(self) -> None:
+        self._hold = None
+        self._hold_due = True
+        self._inbox_ready.set()
 
     async def _guarded(self, step: Any) -> None:
         try:
