@@ -29,6 +29,7 @@ from ten_runtime import (
 from .spatius_avatar_python.audio import AudioFormatError, check_frame_format, planar_to_interleaved
 from .spatius_avatar_python.config import AvatarConfig, ConfigError, ConfigProblem, load_config
 from .spatius_avatar_python.dump import AudioDumper
+from .spatius_avatar_python.failure_codes import ExtensionErrorCode
 from .spatius_avatar_python.failures import FATAL_CODE, TRANSIENT_CODE, Failure, scrub
 from .spatius_avatar_python.pipeline import SpeechPipeline
 from .spatius_avatar_python.reports import error_payload, metrics_payload
@@ -49,7 +50,9 @@ PASS_ON_TIMEOUT_S = 5.0
 
 P = ParamSpec("P")
 # An `on_*` callback: (self, ten_env, *the message) -> a coroutine.
-Callback = Callable[Concatenate["SpatiusAvatarExtension", AsyncTenEnv, P], Coroutine[Any, Any, None]]
+Callback = Callable[
+    Concatenate["SpatiusAvatarExtension", AsyncTenEnv, P], Coroutine[Any, Any, None]
+]
 
 
 def _guarded(callback: Callback[P]) -> Callback[P]:
@@ -106,8 +109,11 @@ class SpatiusAvatarExtension(AsyncExtension):
         self._ten_env = ten_env
         text, err = await ten_env.get_property_to_json("")
         if err is not None:
-            problem = ConfigProblem("(root)", f"cannot read the properties: {err.error_message()}",
-                                    "give the node a valid JSON property object")
+            problem = ConfigProblem(
+                "(root)",
+                f"cannot read the properties: {err.error_message()}",
+                "give the node a valid JSON property object",
+            )
             self._config_error = ConfigError([problem])
             ten_env.log_error(str(self._config_error))
             return
@@ -146,10 +152,14 @@ class SpatiusAvatarExtension(AsyncExtension):
             log=self._log,
         )
         if config.dump:
-            directory = config.dump_path or os.path.join(tempfile.gettempdir(), "spatius_avatar_dump")
+            directory = config.dump_path or os.path.join(
+                tempfile.gettempdir(), "spatius_avatar_dump"
+            )
             loop = asyncio.get_running_loop()
             dumper = self._dumper = AudioDumper(  # its errors come from the writer thread
-                directory, config.sample_rate, on_error=lambda m: loop.call_soon_threadsafe(self._log, "warn", m)
+                directory,
+                config.sample_rate,
+                on_error=lambda m: loop.call_soon_threadsafe(self._log, "warn", m),
             )
             events.on_audio_sent = lambda utterance, pcm: dumper.write(utterance.report_id, pcm)
             events.on_request_end = lambda utterance: dumper.end(utterance.report_id)
@@ -194,7 +204,9 @@ class SpatiusAvatarExtension(AsyncExtension):
                 await ten_env.return_result(CmdResult.create(StatusCode.OK, cmd))
                 return
             result = CmdResult.create(StatusCode.ERROR, cmd)
-            result.set_property_string("detail", f"spatius_avatar_python does not handle the cmd '{name}'")
+            result.set_property_string(
+                "detail", f"spatius_avatar_python does not handle the cmd '{name}'"
+            )
             await ten_env.return_result(result)
         except Exception as error:
             ten_env.log_error(f"cmd {name} failed: {self._safe(repr(error))}")
@@ -230,7 +242,9 @@ class SpatiusAvatarExtension(AsyncExtension):
             if pipeline is not None:
                 pipeline.on_tts_start(message.request_id, message.metadata)
         elif isinstance(message, TtsEnd):
-            ten_env.log_info(f"end of speech: tts_audio_end {_short(message.request_id)} reason {message.reason}")
+            ten_env.log_info(
+                f"end of speech: tts_audio_end {_short(message.request_id)} reason {message.reason}"
+            )
             if pipeline is not None:
                 pipeline.on_tts_end(message.request_id, message.reason, message.metadata)
         else:
@@ -255,7 +269,9 @@ class SpatiusAvatarExtension(AsyncExtension):
                 audio_frame.get_bytes_per_sample(),
             )
         except AudioFormatError as error:
-            self._frame_problem(error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}")
+            self._frame_problem(
+                error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}"
+            )
             return
         pcm: bytes | bytearray = audio_frame.get_buf()
         if not pcm:
@@ -264,7 +280,9 @@ class SpatiusAvatarExtension(AsyncExtension):
             try:
                 pcm = planar_to_interleaved(pcm, fmt.channels)
             except AudioFormatError as error:
-                self._frame_problem(error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}")
+                self._frame_problem(
+                    error.reason, f"dropped audio frame '{audio_frame.get_name()}': {error}"
+                )
                 return
         pipeline.on_frame(pcm, fmt, self._frame_metadata(audio_frame))
 
@@ -294,9 +312,14 @@ class SpatiusAvatarExtension(AsyncExtension):
 
     def _on_failure(self, failure: Failure, utterance: Utterance | None) -> None:
         level = "error" if failure.fatal else "warn"
-        self._log(level, f"Spatius {'fatal' if failure.fatal else 'transient'} failure "
-                         f"{failure.vendor_code} ({failure.phase}): {failure.message}")
-        vendor = failure.vendor_code if failure.vendor_code != "audioDropped" else None
+        self._log(
+            level,
+            f"Spatius {'fatal' if failure.fatal else 'transient'} failure "
+            f"{failure.vendor_code} ({failure.phase}): {failure.message}",
+        )
+        vendor = (
+            failure.vendor_code if failure.code is not ExtensionErrorCode.AUDIO_DROPPED else None
+        )
         self._send_error_soon(
             error_payload(
                 failure.severity.value,
@@ -342,7 +365,9 @@ class SpatiusAvatarExtension(AsyncExtension):
         if ten_env is None:
             return
         message = self._safe(message)
-        {"debug": ten_env.log_debug, "info": ten_env.log_info, "warn": ten_env.log_warn}.get(level, ten_env.log_error)(message)
+        {"debug": ten_env.log_debug, "info": ten_env.log_info, "warn": ten_env.log_warn}.get(
+            level, ten_env.log_error
+        )(message)
 
     def _safe(self, text: str) -> str:
         return scrub(text, self._config.secrets()) if self._config is not None else text

@@ -51,6 +51,7 @@ class Phase(StrEnum):
     CONNECT = "connect"  # no answer in time while connecting
     CONFIGURE = "configure"  # the SDK refused the configuration before connecting
     BUFFER = "buffer"  # audio waiting while the session is not ready
+    TURNS = "turns"  # audio of a turn a newer one superseded
     INTERNAL = "internal"  # inside the extension
 
     @classmethod

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from spatius import AvatarSDKError, AvatarSDKErrorCode
 
+from .failure_codes import ErrorCode, Phase
+
 FATAL_CODE = -1000  # TEN AI module convention: the module stops trying
 TRANSIENT_CODE = 1000  # the module keeps retrying by itself
 
@@ -59,10 +61,15 @@ class Failure:
     """One classified failure, safe to log and to send (secrets scrubbed)."""
 
     severity: Severity
-    vendor_code: str  # the SDK's stable code, e.g. "creditsExhausted"
+    code: ErrorCode  # the SDK's stable code (e.g. creditsExhausted) or the extension's own
     message: str  # what happened, scrubbed, with the fix appended when there is one
-    phase: str
+    phase: Phase
     fix: str | None = None  # how to fix it, for fatal failures
+
+    @property
+    def vendor_code(self) -> str:
+        """The code as the text graph authors and dashboards match on."""
+        return str(self.code.value)
 
     @property
     def fatal(self) -> bool:
@@ -71,7 +78,7 @@ class Failure:
     @property
     def signature(self) -> tuple[str, str]:
         """Two failures with the same signature are the same problem (reported once)."""
-        return (self.vendor_code, self.phase)
+        return (self.code.value, self.phase.value)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -92,9 +99,9 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
             # new token; only the console's 401 means the API key is refused.
             return Failure(
                 Severity.TRANSIENT,
-                error.code.value,
+                error.code,
                 scrub(f"{error.message} (the session token expired; fetching a new one)", secrets),
-                error.phase,
+                Phase.of(error.phase),
             )
         fatal = error.code in _FATAL_SDK_CODES
         message = str(error.message)
@@ -103,29 +110,29 @@ def classify(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
             message = f"{message} ({fix})"
         return Failure(
             Severity.FATAL if fatal else Severity.TRANSIENT,
-            error.code.value,
+            error.code,
             scrub(message, secrets),
-            error.phase,
+            Phase.of(error.phase),
             fix,
         )
     if isinstance(error, TimeoutError):
         return Failure(
             Severity.TRANSIENT,
-            AvatarSDKErrorCode.connectionFailed.value,
+            AvatarSDKErrorCode.connectionFailed,
             "timed out connecting to Spatius",
-            "connect",
+            Phase.CONNECT,
         )
     if isinstance(error, ValueError):
         # The SDK raises ValueError for local misconfiguration (missing ids, bad URL scheme).
         return Failure(
             Severity.FATAL,
-            AvatarSDKErrorCode.invalidRequest.value,
+            AvatarSDKErrorCode.invalidRequest,
             scrub(str(error), secrets),
-            "configure",
+            Phase.CONFIGURE,
         )
     text = f"{type(error).__name__}: {error}"
     return Failure(
-        Severity.TRANSIENT, AvatarSDKErrorCode.unknown.value, scrub(text, secrets), "unknown"
+        Severity.TRANSIENT, AvatarSDKErrorCode.unknown, scrub(text, secrets), Phase.UNKNOWN
     )
 
 
@@ -142,7 +149,7 @@ def link_lost(error: BaseException, secrets: Iterable[str] = ()) -> Failure:
     )
     return Failure(
         Severity.TRANSIENT,
-        AvatarSDKErrorCode.connectionClosed.value,
+        AvatarSDKErrorCode.connectionClosed,
         scrub(f"the connection to Spatius was lost ({detail})", list(secrets)),
-        "websocket_send",
+        Phase.WEBSOCKET_SEND,
     )

@@ -57,6 +57,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from spatius import AvatarSDKErrorCode
+
+from .failure_codes import Phase
 from .failures import Failure, Severity
 
 BACKOFF_BASE_S = 0.5
@@ -182,9 +185,9 @@ def backoff_delay(
 
 _CLOSED_RIGHT_AFTER = Failure(
     Severity.TRANSIENT,
-    "connectionClosed",
+    AvatarSDKErrorCode.connectionClosed,
     "the Spatius service closed the session right after the handshake",
-    "websocket_runtime",
+    Phase.WEBSOCKET_RUNTIME,
 )
 
 
@@ -223,8 +226,10 @@ class Lifecycle:
             None,
         )
 
-    @property
     def over(self) -> bool:
+        """FAILED or CLOSED: nothing more happens. (A method, not a property: the owner asks
+        again after every await, and a type checker narrows a property as if it could not
+        change in between.)"""
         return self.state in (StreamerState.FAILED, StreamerState.CLOSED)
 
     # ----- events -----
@@ -342,7 +347,7 @@ class Lifecycle:
 
     def fail(self, failure: Failure, now: float) -> list[Action]:
         """A fatal failure seen outside the lifecycle's events (already reported)."""
-        if not self.over:
+        if not self.over():
             self._fail(failure, report=False)
         return self._step(now)
 
@@ -357,7 +362,7 @@ class Lifecycle:
 
     def _step(self, now: float, just_opened: Link | None = None) -> list[Action]:
         for _ in range(4):  # a move can make another time due (a switch: the old link played out)
-            if self.over:
+            if self.over():
                 break
             self._reconcile(now, just_opened)
             if all(t > now for t in self._times()):
@@ -481,7 +486,7 @@ class Lifecycle:
 
     def _times(self) -> list[float]:
         """Every time at which the machine would act by itself (all in the future after a step)."""
-        if self.over:
+        if self.over():
             return []
         times = [
             link.suspect_at + SUSPECT_WAIT_S

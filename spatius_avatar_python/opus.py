@@ -100,9 +100,10 @@ def encoder_complexity(encoder: "OggOpusRequestEncoder") -> int:
     """The libopus complexity an encoder runs at (for tests and diagnostics)."""
     import opuslib_next as opuslib
 
-    return opuslib.api.encoder.encoder_ctl(
+    complexity: int = opuslib.api.encoder.encoder_ctl(
         encoder._encoder._encoder.encoder_state, opuslib.api.ctl.get_complexity
     )
+    return complexity
 
 
 class OggOpusRequestEncoder:
@@ -125,7 +126,8 @@ class OggOpusRequestEncoder:
     ) -> None:
         if sample_rate not in OPUS_SAMPLE_RATES:
             raise ValueError(
-                f"Ogg Opus sample rate must be one of {sorted(OPUS_SAMPLE_RATES)}, got {sample_rate!r}"
+                f"Ogg Opus sample rate must be one of {sorted(OPUS_SAMPLE_RATES)}, "
+                f"got {sample_rate!r}"
             )
         problem = opus_library_problem()
         if problem is not None:

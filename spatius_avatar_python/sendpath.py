@@ -87,6 +87,9 @@ class SendPath:
         self.open: Request | None = None  # the request of the utterance being sent
         self.live: SessionLink | None = None  # where audio goes (set by the owner)
 
+    def has_live(self) -> bool:
+        return self.live is not None
+
     def can_send(self) -> bool:
         live = self.live
         return live is not None and live.suspect is None and bool(self.backlog)
@@ -315,7 +318,7 @@ class SendPath:
         self.stats.interrupts += 1
         open_request, self.open = self.open, None
         now = self._clock()
-        targets: list[Request] = []
+        targets: list[tuple[Request, str]] = []  # with the req_id each was sent under
         playing = [
             link for link in links if link.link.state in (LinkState.RETIRING, LinkState.LIVE)
         ]
@@ -323,21 +326,22 @@ class SendPath:
             if link.suspect is not None:
                 continue  # a link whose send failed plays nothing more
             for request in link.sent.requests:
-                if request.interrupted or request.req_id is None:
+                req_id = request.req_id
+                if request.interrupted or req_id is None:
                     continue
                 # The open request is always stopped (the service waits for its end);
                 # an ended one only while it may still play.
                 if request is open_request or now < request.plays_until + PLAYBACK_SLACK_S:
-                    targets.append(request)
+                    targets.append((request, req_id))
         interrupted = 0
-        for request in targets:
+        for request, req_id in targets:
             link = request.link
             if link.suspect is not None:
                 continue
             try:
                 done = await bounded(
                     interrupt_request(
-                        link.session, request.req_id, per_request=self._per_request_interrupt
+                        link.session, req_id, per_request=self._per_request_interrupt
                     ),
                     SEND_TIMEOUT_S,
                 )
@@ -364,8 +368,8 @@ class SendPath:
         latency_ms = (self._clock() - requested_at) * 1000
         self._events.log(
             "info",
-            f"barge-in: interrupted {interrupted} Spatius request(s) {latency_ms:.1f} ms after the flush, "
-            f"dropped {dropped} bytes of unsent audio",
+            f"barge-in: interrupted {interrupted} Spatius request(s) {latency_ms:.1f} ms after "
+            f"the flush, dropped {dropped} bytes of unsent audio",
         )
         if interrupted:
             self._emit(

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from spatius import AgoraEgressConfig, AudioFormat, AvatarSDKErrorCode
 from . import lifecycle as lc
 from .batching import IDLE, BatchDecision, BatchPolicy
 from .config import AvatarConfig
+from .failure_codes import ExtensionErrorCode, Phase
 from .failures import Failure, Severity, classify, scrub
 from .lifecycle import (
     BACKOFF_BASE_S,
@@ -349,7 +351,7 @@ class AvatarStreamer:
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 owner.cancel()  # its `finally` closes every session
                 await asyncio.wait({owner}, timeout=CLOSE_BOUND_S)
-        if not self._lifecycle.over or self._links:
+        if not self._lifecycle.over() or self._links:
             self._perform_closes(self._lifecycle.stop(self._clock()))
         await self._await_closing()
         self._lifecycle.state = StreamerState.CLOSED
@@ -357,7 +359,7 @@ class AvatarStreamer:
     def _accepting(self) -> bool:
         # Before start() too: the runtime delivers frames between on_init and on_start, and
         # they wait in the inbox for the owner.
-        return not self._lifecycle.over
+        return not self._lifecycle.over()
 
     def _post(self, command: Any) -> None:
         self._inbox.append(command)
@@ -371,9 +373,9 @@ class AvatarStreamer:
         self._lifecycle.state = StreamerState.FAILED
         failure = Failure(
             Severity.FATAL,
-            "internalError",
+            ExtensionErrorCode.INTERNAL_ERROR,
             scrub(f"the Spatius session task stopped: {task.exception()!r}", self._secrets),
-            "internal",
+            Phase.INTERNAL,
         )
         self._events.log("error", f"giving up on Spatius: {failure.message}")
         try:
@@ -387,7 +389,7 @@ class AvatarStreamer:
         life = self._lifecycle
         try:
             await self._perform(first)
-            while not life.over:
+            while not life.over():
                 if not self._inbox and not self._hold_due:
                     wait = self._send_decision()
                     if not wait.send:
@@ -398,7 +400,7 @@ class AvatarStreamer:
                         if not self._inbox and not self._timer_due and not self._hold_due:
                             await self._inbox_ready.wait()
                 self._inbox_ready.clear()
-                while self._inbox and not life.over:
+                while self._inbox and not life.over():
                     command = self._inbox.popleft()
                     try:
                         await self._handle(command)
@@ -408,7 +410,7 @@ class AvatarStreamer:
                         self._internal_error(error, "handling a command")
                 self._inbox_audio_bytes = 0  # all of it is in the backlog now
                 self._inbox_audio_since = self._inbox_audio_of = None
-                if life.over:
+                if life.over():
                     break
                 await self._tell_facts()
                 if self._timer_due:
@@ -425,7 +427,7 @@ class AvatarStreamer:
                 self._timer.cancel()
             if self._hold is not None:
                 self._hold.cancel()
-            if not life.over or self._links:
+            if not life.over() or self._links:
                 self._drop_everything()
                 self._perform_closes(life.stop(self._clock()))
             await self._await_closing()
@@ -546,7 +548,7 @@ class AvatarStreamer:
                 self._drop_everything()
             elif isinstance(action, lc.Log):
                 self._events.log(action.level, action.message)
-        if actions and not self._lifecycle.over:
+        if actions and not self._lifecycle.over():
             self._arm_timer(self._lifecycle.next_time())
 
     def _perform_closes(self, actions: list[lc.Action]) -> None:
@@ -574,10 +576,10 @@ class AvatarStreamer:
         self._report(
             Failure(
                 Severity.TRANSIENT,
-                "audioDropped",
-                f"audio of TTS turn {command.turn} arrived after a newer turn had started: the newer "
-                "turn owns the avatar, so the older one's late audio was dropped",
-                "turns",
+                ExtensionErrorCode.AUDIO_DROPPED,
+                f"audio of TTS turn {command.turn} arrived after a newer turn had started: the "
+                "newer turn owns the avatar, so the older one's late audio was dropped",
+                Phase.TURNS,
             ),
             None,
         )
@@ -590,10 +592,11 @@ class AvatarStreamer:
             self._report(
                 Failure(
                     Severity.TRANSIENT,
-                    "audioDropped",
-                    f"the Spatius session was not ready and more than {self._config.max_buffered_audio_ms} ms "
-                    "of audio was waiting: the oldest audio was dropped",
-                    "buffer",
+                    ExtensionErrorCode.AUDIO_DROPPED,
+                    "the Spatius session was not ready and more than "
+                    f"{self._config.max_buffered_audio_ms} ms of audio was waiting: the oldest "
+                    "audio was dropped",
+                    Phase.BUFFER,
                 ),
                 None,
             )
@@ -745,31 +748,28 @@ class AvatarStreamer:
                     request.given_back = len(tail) // 2
         # What was given back is sent again on the next session: not lost.
         lost_samples = max(0, lost_samples - link.sent.given_back())
-        code = failure.vendor_code if failure is not None else None
-        quiet_idle = code == AvatarSDKErrorCode.idleTimeout.value and lost_samples == 0
+        code = failure.code if failure is not None else None
+        quiet_idle = code is AvatarSDKErrorCode.idleTimeout and lost_samples == 0
         if not quiet_idle:
             failure = failure or Failure(
                 Severity.TRANSIENT,
-                "connectionClosed",
+                AvatarSDKErrorCode.connectionClosed,
                 "the Spatius service closed the session",
-                "websocket_runtime",
+                Phase.WEBSOCKET_RUNTIME,
             )
             if lost_samples and not failure.fatal:
-                failure = Failure(
-                    failure.severity,
-                    failure.vendor_code,
-                    f"{failure.message}; {lost_samples / self._rate:.2f} s of speech sent "
-                    "but not yet played was lost with it",
-                    failure.phase,
-                    failure.fix,
+                failure = dataclasses.replace(
+                    failure,
+                    message=f"{failure.message}; {lost_samples / self._rate:.2f} s of speech "
+                    "sent but not yet played was lost with it",
                 )
             self._report(failure, cut_short)
             if not failure.fatal:
                 self._account_lost(lost_samples, cut_short, None)
         await self._perform(life.lost(record, failure, now, quiet_idle=quiet_idle))
-        if (
-            self._send.live is None and self._send.backlog.bytes > self._max_backlog_bytes
-        ):  # queued while it was ready
+        # Audio queued while it was ready may now be over the bound for a missing session.
+        # (Asked through a method: `_perform` may have promoted a fresh link.)
+        if not self._send.has_live() and self._send.backlog.bytes > self._max_backlog_bytes:
             self._drop_oldest_audio()
 
     def _account_lost(self, samples: int, utterance: Utterance | None, message: str | None) -> None:
@@ -781,9 +781,9 @@ class AvatarStreamer:
             self._report(
                 Failure(
                     Severity.TRANSIENT,
-                    "connectionClosed",
+                    AvatarSDKErrorCode.connectionClosed,
                     f"{message}: {seconds:.2f} s of speech was lost",
-                    "websocket_runtime",
+                    Phase.WEBSOCKET_RUNTIME,
                 ),
                 utterance,
             )
@@ -851,9 +851,9 @@ class AvatarStreamer:
         if report:
             failure = Failure(
                 Severity.TRANSIENT,
-                "internalError",
+                ExtensionErrorCode.INTERNAL_ERROR,
                 f"internal error {where}: {text}".replace("  ", " "),
-                "internal",
+                Phase.INTERNAL,
             )
             self.stats.failures.append(failure.vendor_code)
             try:

@@ -13,7 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from spatius import AvatarSDKErrorCode
+
 from ..config import AvatarConfig, ConfigError, load_config
+from ..failure_codes import Phase
 from ..failures import Failure
 from .avatar_source import AvatarSourceError, avatar_properties, environment
 from .demo import pace_argument
@@ -235,12 +238,14 @@ def _failure_lines(
 ) -> list[str]:
     what = _PHASES.get(failure.phase, failure.phase)
     kind = "fatal: retrying cannot help" if failure.fatal else "transient"
-    after = " after connecting" if connected and failure.phase != "websocket_runtime" else ""
+    after = (
+        " after connecting" if connected and failure.phase is not Phase.WEBSOCKET_RUNTIME else ""
+    )
     fix = failure.fix or _TRANSIENT_FIXES.get(
         failure.vendor_code, "see the troubleshooting table in README.md"
     )
     message = failure.message.removesuffix(f" ({fix})")  # classify() appends the fix
-    if failure.vendor_code == "invalidEgressConfig":
+    if failure.code is AvatarSDKErrorCode.invalidEgressConfig:
         fix = _egress_fix(config)
     lines = [
         f"Failed while {what}{after}: {failure.vendor_code} ({kind}).",

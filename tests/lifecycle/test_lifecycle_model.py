@@ -31,7 +31,10 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from spatius import AvatarSDKErrorCode as Code
+
 from spatius_avatar_python import lifecycle as lc
+from spatius_avatar_python.failure_codes import Phase
 from spatius_avatar_python.failures import Failure, Severity
 from spatius_avatar_python.lifecycle import Lifecycle, LinkState, StreamerState
 
@@ -40,10 +43,10 @@ EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "300"))
 STEPS = 60
 MAX_ACTIONS_PER_STEP = 12
 
-TRANSIENT = Failure(Severity.TRANSIENT, "connectionFailed", "refused", "websocket_connect")
-FATAL = Failure(Severity.FATAL, "creditsExhausted", "credits exhausted", "websocket_runtime")
-SERVER_1011 = Failure(Severity.TRANSIENT, "connectionClosed", "1011", "websocket_runtime")
-IDLE = Failure(Severity.TRANSIENT, "idleTimeout", "no audio input", "websocket_runtime")
+TRANSIENT = Failure(Severity.TRANSIENT, Code.connectionFailed, "refused", Phase.WEBSOCKET_CONNECT)
+FATAL = Failure(Severity.FATAL, Code.creditsExhausted, "credits exhausted", Phase.WEBSOCKET_RUNTIME)
+SERVER_1011 = Failure(Severity.TRANSIENT, Code.connectionClosed, "1011", Phase.WEBSOCKET_RUNTIME)
+IDLE = Failure(Severity.TRANSIENT, Code.idleTimeout, "no audio input", Phase.WEBSOCKET_RUNTIME)
 
 
 class LifecycleModel(RuleBasedStateMachine):
@@ -74,7 +77,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 link = action.link
                 self.settle_playback(link)
                 unplayed = sum(samples for _, samples in self.in_play.pop(link, []))
-                if link not in self.loss_expected and not self.life.over:
+                if link not in self.loss_expected and not self.life.over():
                     assert unplayed == 0 or self.now >= link.expires_at, (
                         f"link {link.number} closed with {unplayed} samples still playing"
                     )
@@ -186,7 +189,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
     @rule(samples=st.integers(1, 48000))
     def audio(self, samples: int) -> None:
-        if self.life.over:
+        if self.life.over():
             return
         self.pushed += samples
         self.waiting += samples
@@ -235,7 +238,7 @@ class LifecycleModel(RuleBasedStateMachine):
     @invariant()
     def audio_waiting_has_a_way_out(self) -> None:
         life = self.life
-        if life.over or self.waiting == 0:
+        if life.over() or self.waiting == 0:
             return
         assert (
             life.live is not None
@@ -250,14 +253,14 @@ class LifecycleModel(RuleBasedStateMachine):
     def one_live_link_and_ready_iff_live(self) -> None:
         live = self.links_in(LinkState.LIVE)
         assert len(live) <= 1
-        if not self.life.over:
+        if not self.life.over():
             assert (self.life.state is StreamerState.READY) == bool(live), (self.life.state, live)
             assert len(self.life.links) <= 4, self.life.links
 
     @invariant()
     def a_ready_fresh_link_is_switched_to_at_a_boundary(self) -> None:
         # Issue 15, defect 3: a fresh session that is ready waits for no timer.
-        if not self.life.over and not self.mid_utterance:
+        if not self.life.over() and not self.mid_utterance:
             assert not self.links_in(LinkState.OPEN), self.life.links
         live = self.life.live
         if live is not None and self.links_in(
@@ -274,7 +277,7 @@ class LifecycleModel(RuleBasedStateMachine):
         life = self.life
         # Liveness: with a service that now behaves, what waits is sent.
         for _ in range(200):
-            if life.over or (self.waiting == 0 and not self.mid_utterance):
+            if life.over() or (self.waiting == 0 and not self.mid_utterance):
                 break
             for link in [lk for lk in life.links if lk.state is LinkState.OPENING and lk.go]:
                 self.perform(life.opened(link, self.now))
@@ -285,7 +288,7 @@ class LifecycleModel(RuleBasedStateMachine):
             else:
                 nxt = life.next_time()
                 self.advance_to(self.now + 0.1 if math.isinf(nxt) else max(nxt, self.now + 0.01))
-        if not life.over:
+        if not life.over():
             assert self.waiting == 0, (
                 f"{self.waiting} samples stuck: {life.state}, {life.links}, retry {life.retry_at}"
             )

@@ -36,7 +36,11 @@ FUZZ = settings(
     deadline=None,
     database=None,
     # One emulator and one extension serve every example, on purpose.
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 
 
@@ -98,19 +102,31 @@ class LiveExtension:
             assert not record.fatal_errors, record.fatal_errors[0].describe()
             # Only this example's catches: hypothesis replays examples while it shrinks.
             caught = guard_catches(record)
-            new, self._guard_catches_seen = caught[self._guard_catches_seen:], len(caught)
+            new, self._guard_catches_seen = caught[self._guard_catches_seen :], len(caught)
             assert not new, new
 
 
 # ----- strategies -----
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 turn_ids = st.none() | st.integers(-3, 3) | st.text(max_size=6) | json_values
 
 turn_metadata = st.fixed_dictionaries(
-    {"turn_id": turn_ids}, optional={"session_id": json_values, "request_id": json_values, "extra": json_values}
+    {"turn_id": turn_ids},
+    optional={"session_id": json_values, "request_id": json_values, "extra": json_values},
 )
 other_metadata = st.one_of(
     st.none(),
@@ -123,44 +139,67 @@ other_metadata = st.one_of(
 
 def weighted(usual: st.SearchStrategy, rare: st.SearchStrategy) -> st.SearchStrategy:
     """`usual` three times out of four (one_of alone would pick each half the time)."""
-    return st.sampled_from([True, True, True, False]).flatmap(lambda pick_usual: usual if pick_usual else rare)
-
+    return st.sampled_from([True, True, True, False]).flatmap(
+        lambda pick_usual: usual if pick_usual else rare
+    )
 
 
 # A frame's layout is usually a real one, so that most frames get past the format check
 # and reach the turn gate, the conditioner and the session; the rest probe the check.
-usual_layouts = st.fixed_dictionaries({
-    "rate": st.sampled_from([8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000, 192000]),
-    "channels": st.integers(1, 8),
-    "width": st.just(2),
-    "length": st.integers(2, 24_000),
-})
-wild_layouts = st.fixed_dictionaries({
-    "rate": st.integers(-10, 400_000),
-    "channels": st.integers(-1, 12),
-    "width": st.integers(-1, 8),
-    "length": st.integers(0, 24_000),
-})
+usual_layouts = st.fixed_dictionaries(
+    {
+        "rate": st.sampled_from(
+            [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000, 192000]
+        ),
+        "channels": st.integers(1, 8),
+        "width": st.just(2),
+        "length": st.integers(2, 24_000),
+    }
+)
+wild_layouts = st.fixed_dictionaries(
+    {
+        "rate": st.integers(-10, 400_000),
+        "channels": st.integers(-1, 12),
+        "width": st.integers(-1, 8),
+        "length": st.integers(0, 24_000),
+    }
+)
 frames = st.tuples(
     weighted(usual_layouts, wild_layouts),
-    st.fixed_dictionaries({
-        "seed": st.integers(0, 2**16),
-        "planar": st.booleans(),
-        "metadata": weighted(turn_metadata, other_metadata),
-    }),
+    st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 2**16),
+            "planar": st.booleans(),
+            "metadata": weighted(turn_metadata, other_metadata),
+        }
+    ),
 ).map(lambda parts: {**parts[0], **parts[1]})
 
-data_payloads = st.fixed_dictionaries({
-    "name": st.sampled_from(["tts_audio_start", "tts_audio_end", "finalize"]),
-    "payload": st.none() | st.fixed_dictionaries({}, optional={
-        "request_id": json_values, "reason": json_values, "metadata": json_values,
-        "request_event_interval_ms": json_values, "request_total_audio_duration_ms": json_values,
-    }) | st.dictionaries(st.text(max_size=12), json_values, max_size=5),
-})
+data_payloads = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["tts_audio_start", "tts_audio_end", "finalize"]),
+        "payload": st.none()
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "request_id": json_values,
+                "reason": json_values,
+                "metadata": json_values,
+                "request_event_interval_ms": json_values,
+                "request_total_audio_duration_ms": json_values,
+            },
+        )
+        | st.dictionaries(st.text(max_size=12), json_values, max_size=5),
+    }
+)
 
 
 def build_frame(spec: dict[str, Any]) -> Any:
-    pcm = np.random.default_rng(spec["seed"]).integers(0, 256, spec["length"], dtype=np.uint8).tobytes()
+    pcm = (
+        np.random.default_rng(spec["seed"])
+        .integers(0, 256, spec["length"], dtype=np.uint8)
+        .tobytes()
+    )
     frame = make_frame(pcm, spec["rate"], spec["channels"], None, width=spec["width"])
     if spec["planar"]:
         frame.set_data_fmt(AudioFrameDataFmt.NON_INTERLEAVE)
@@ -184,19 +223,33 @@ def build_data(spec: dict[str, Any]) -> Any:
 
 
 async def good_utterance(t: Any, env: Any) -> None:
-    await t.data(env, "tts_audio_start", {"request_id": "good-after-fuzz", "metadata": {"turn_id": "good-after-fuzz"}})
+    await t.data(
+        env,
+        "tts_audio_start",
+        {"request_id": "good-after-fuzz", "metadata": {"turn_id": "good-after-fuzz"}},
+    )
     await t.frames(env, GOOD.pcm, RATE, metadata={"turn_id": "good-after-fuzz"})
-    await t.data(env, "tts_audio_end", {"request_id": "good-after-fuzz", "reason": 1, "metadata": {"turn_id": "good-after-fuzz"}})
+    await t.data(
+        env,
+        "tts_audio_end",
+        {"request_id": "good-after-fuzz", "reason": 1, "metadata": {"turn_id": "good-after-fuzz"}},
+    )
 
 
 def good_utterance_arrived(emulator: Any) -> bool:
     # Compared byte for byte: fuzzed random audio may hold samples of GOOD's value range.
-    return any(r.ended and r.data == GOOD.pcm for c in emulator.recording.sessions for r in c.requests)
+    return any(
+        r.ended and r.data == GOOD.pcm for c in emulator.recording.sessions for r in c.requests
+    )
 
 
 def finish_with_a_good_utterance(live: LiveExtension, emulator: Any) -> None:
     live.call(good_utterance)
-    live.call(lambda t, env: t.until(lambda: good_utterance_arrived(emulator), what="the good utterance, whole"))
+    live.call(
+        lambda t, env: t.until(
+            lambda: good_utterance_arrived(emulator), what="the good utterance, whole"
+        )
+    )
 
 
 def test_fuzzed_audio_frames_never_break_the_extension(emulator, pcm_props):

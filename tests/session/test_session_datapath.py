@@ -107,8 +107,9 @@ def sent_alone(audio_format: str) -> int:
 async def start_request(rig: Rig, emulator, f: list[bytes], alone: int):
     for i in range(alone):
         rig.push(f[i], turn=1)  # the request's first audio: out at once, alone
-        await until(lambda n=i: requests_of(emulator)
-                    and requests_of(emulator)[0].message_count == n + 1)
+        await until(
+            lambda n=i: requests_of(emulator) and requests_of(emulator)[0].message_count == n + 1
+        )
     return requests_of(emulator)[0]
 
 
@@ -142,8 +143,12 @@ async def test_first_frame_alone_later_frames_batched_held_frame_still_sent(
 @pytest.mark.parametrize("audio_format", FORMATS)
 async def test_later_frames_wait_for_a_whole_batch(emulator, emulator_props, audio_format):
     # A hold longer than the test: a later frame leaves only with the next one.
-    rig = await started(emulator, emulator_props, audio_format,
-                        batch_policy=BatchPolicy(target_s=0.040, max_hold_s=60.0))
+    rig = await started(
+        emulator,
+        emulator_props,
+        audio_format,
+        batch_policy=BatchPolicy(target_s=0.040, max_hold_s=60.0),
+    )
     alone = sent_alone(audio_format)
     f = frames(alone + 4)
     request = await start_request(rig, emulator, f, alone)

@@ -24,6 +24,7 @@ RELEASED_PHASES = {
     "CONNECT": "connect",
     "CONFIGURE": "configure",
     "BUFFER": "buffer",
+    "TURNS": "turns",
     "INTERNAL": "internal",
 }
 
