@@ -104,9 +104,20 @@ class LiveExtension:
 
 # ----- strategies -----
 
+def ten_objects(keys: st.SearchStrategy[str], values: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[dict[str, Any]]:
+    """JSON objects a TEN message can hold. Its C core cuts every key at its first U+0000,
+    so two keys equal up to there ("a\\u0000x" and "a", "\\u0000" and "") become one key
+    twice; reading that object as JSON then aborts the process, in whichever node reads it
+    (ten_json_object_set: "Should not happen"), and TEN's Python API has no other way to read
+    an object. Such a message is broken by its sender, not something a receiver can survive:
+    see testbed/ten_runtime_standin/README.md. Keys with U+0000 that do not collide stay in."""
+    return st.dictionaries(keys, values, max_size=max_size).filter(
+        lambda obj: len({key.partition("\x00")[0] for key in obj}) == len(obj))
+
+
 json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+                           | ten_objects(st.text(max_size=10), inner, max_size=4), max_leaves=12)
 turn_ids = st.none() | st.integers(-3, 3) | st.text(max_size=6) | json_values
 
 turn_metadata = st.fixed_dictionaries(
@@ -115,7 +126,7 @@ turn_metadata = st.fixed_dictionaries(
 other_metadata = st.one_of(
     st.none(),
     st.fixed_dictionaries({}, optional={"session_id": json_values, "request_id": json_values}),
-    st.dictionaries(st.text(max_size=12), json_values, max_size=5),
+    ten_objects(st.text(max_size=12), json_values, max_size=5),
     st.tuples(st.just("string"), st.text(max_size=30)),  # not an object at all
     st.tuples(st.just("json"), json_values),
 )
@@ -155,7 +166,7 @@ data_payloads = st.fixed_dictionaries({
     "payload": st.none() | st.fixed_dictionaries({}, optional={
         "request_id": json_values, "reason": json_values, "metadata": json_values,
         "request_event_interval_ms": json_values, "request_total_audio_duration_ms": json_values,
-    }) | st.dictionaries(st.text(max_size=12), json_values, max_size=5),
+    }) | ten_objects(st.text(max_size=12), json_values, max_size=5),
 })
 
 

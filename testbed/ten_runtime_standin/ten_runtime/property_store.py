@@ -4,6 +4,14 @@ Used for an extension's properties and for every message's properties, with the 
 results of the real runtime's getters: a missing path gives the type's zero value and an
 error with code 100000; a wrong type gives `(0, None)` from the int getter, `(None, None)`
 from the string getter and an error (code 1) from the bool, float and buf getters.
+
+JSON set with `set_property_from_json` is held as the real runtime holds it: its C core
+keeps keys and strings as C strings, so each is cut at its first U+0000 (`{"a\\u0000b": 1}`
+reads back as `{"a": 1}`). Two keys of one object that are then equal (`"a\\u0000x"` and
+`"a"`, `"\\u0000"` and `""`, or a key written twice in the JSON text) are both kept; the
+typed getters read the first, and reading that object (or anything holding it) as JSON
+fails an assertion in the real runtime (`ten_json_object_set ... Should not happen`,
+SIGABRT): here `get_json` raises `aborts.ProcessAborted`.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from .aborts import abort_process
 from .error import TenError, generic_error, not_found_error
 
 _MISSING = object()
@@ -33,10 +42,73 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
     return tuple(key if key else int(index) for key, index in _PART.findall(path))
 
 
+class CollidingKeys(dict):  # type: ignore[type-arg]
+    """An object from JSON whose keys, cut at U+0000, collide: the first of each key's values
+    (what the real getters read), and the keys as written."""
+
+    made = 0  # how many were ever made: while none, reading JSON need not look for one
+
+    def __init__(self, items: dict[str, Any], written_keys: list[str]) -> None:
+        super().__init__(items)
+        self.written_keys = written_keys
+        CollidingKeys.made += 1
+
+
+def _ten_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with its keys as the real runtime holds them (`json.loads`'
+    object_pairs_hook)."""
+    items: dict[str, Any] = {}
+    collided = False
+    for key, value in pairs:
+        held = _c_string(key)
+        if held in items:
+            collided = True
+        else:
+            items[held] = value
+    return CollidingKeys(items, [key for key, _ in pairs]) if collided else items
+
+
+def _c_string(text: str) -> str:
+    return text.partition("\x00")[0]
+
+
+def _cut_strings(value: Any) -> Any:
+    """Every string in `value` cut at its first U+0000 (dicts and lists changed in place)."""
+    if isinstance(value, str):
+        return _c_string(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _cut_strings(item)
+    elif isinstance(value, list):
+        value[:] = [_cut_strings(item) for item in value]
+    return value
+
+
+def _ten_json_loads(json_str: str) -> Any:
+    value = json.loads(json_str, object_pairs_hook=_ten_object)
+    # A U+0000 can only be written escaped in JSON text: most texts need no second pass.
+    return _cut_strings(value) if "\\u0000" in json_str else value
+
+
+def colliding_object(value: Any) -> CollidingKeys | None:
+    """The first object in `value` (itself included) whose keys collide, or None."""
+    if isinstance(value, CollidingKeys):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = colliding_object(item)
+        if found is not None:
+            return found
+    return None
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON-like data; faster than copy.deepcopy on the message hot path."""
     if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
+        copied = {key: copy_json(item) for key, item in value.items()}
+        if isinstance(value, CollidingKeys):  # a clone keeps both keys, as the real one
+            return CollidingKeys(copied, value.written_keys)
+        return copied
     if isinstance(value, list):
         return [copy_json(item) for item in value]
     return value
@@ -122,11 +194,19 @@ class PropertyStore:
         value = self.lookup(path)
         if value is _MISSING:
             return "", not_found_error(path)
+        colliding = colliding_object(value) if CollidingKeys.made else None
+        if colliding is not None:
+            raise abort_process(
+                f"get_property_to_json({path!r}): an object with the keys "
+                f"{colliding.written_keys!r}, equal once cut at U+0000: the real runtime "
+                "fails an assertion here (ten_json_object_set ... Should not happen) and "
+                "aborts the whole process (SIGABRT)"
+            )
         return to_json(value), None
 
     def set_json(self, path: str | None, json_str: str) -> TenError | None:
         try:
-            value = json.loads(json_str)
+            value = _ten_json_loads(json_str)
         except (TypeError, ValueError) as exc:
             return TenError(2, f"invalid JSON: {exc}")
         return self.set(path, value)
