@@ -353,3 +353,51 @@ def test_a_plain_send_cmd_of_a_streamed_answer_fails_an_assertion_that_ends_the_
     assert done.returncode != 0, done.stdout
     assert "RESULT" not in done.stdout and "RUN" not in done.stdout
     assert "is_completed" in done.stderr + done.stdout
+
+
+# -- 5. an object whose keys collide once cut at U+0000 aborts whoever reads it as JSON -------
+COLLIDING_KEYS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [{extension_dir!r}]
+    try:
+        import ten_runtime
+    except ImportError:
+        sys.path.insert(0, {standin_dir!r})
+    from ten_runtime import Data
+    data = Data.create("tts_audio_start")
+    payload = {{"request_id": "r\\u0000x", "metadata": {{"turn_id\\u0000": 1, "turn_id": 2, "a\\u0000b": 3}}}}
+    print("SET", data.set_property_from_json(None, json.dumps(payload)), flush=True)
+    print("STRING", data.get_property_string("request_id"), flush=True)
+    print("INT", data.get_property_int("metadata.turn_id"), data.get_property_int("metadata.a"), flush=True)
+    print("CLONE", data.clone().get_property_to_json("request_id"), flush=True)
+    data.get_property_to_json(sys.argv[1])
+    print("READ", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("path", ["", "metadata"])
+def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_process(tmp_path, path):
+    # The sender's set_property_from_json succeeds; TEN cuts keys and strings at U+0000,
+    # the typed getters read the first of the colliding keys, and the JSON read of any
+    # object holding them fails ten_json_object_set's assertion (SIGABRT).
+    script = tmp_path / "colliding_keys.py"
+    script.write_text(
+        COLLIDING_KEYS_SCRIPT.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR))
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), path],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TEN_STANDIN_FATAL_EXIT="1"),
+        timeout=120,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == -signal.SIGABRT, (done.returncode, done.stdout, done.stderr[-3000:])
+    assert done.stdout.splitlines() == [
+        "SET None",
+        "STRING ('r', None)",
+        "INT (1, None) (3, None)",
+        "CLONE ('\"r\"', None)",
+    ], done.stdout
