@@ -104,7 +104,9 @@ class LiveExtension:
 
 # ----- strategies -----
 
-def ten_objects(keys: st.SearchStrategy[str], values: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[dict[str, Any]]:
+def ten_objects(
+    keys: st.SearchStrategy[str], values: st.SearchStrategy[Any], max_size: int
+) -> st.SearchStrategy[dict[str, Any]]:
     """JSON objects a TEN message can hold. Its C core cuts every key at its first U+0000,
     so two keys equal up to there ("a\\u0000x" and "a", "\\u0000" and "") become one key
     twice; reading that object as JSON then aborts the process, in whichever node reads it

@@ -366,10 +366,12 @@ COLLIDING_KEYS_SCRIPT = textwrap.dedent(
         sys.path.insert(0, {standin_dir!r})
     from ten_runtime import Data
     data = Data.create("tts_audio_start")
-    payload = {{"request_id": "r\\u0000x", "metadata": {{"turn_id\\u0000": 1, "turn_id": 2, "a\\u0000b": 3}}}}
+    metadata = {{"turn_id\\u0000": 1, "turn_id": 2, "a\\u0000b": 3}}
+    payload = {{"request_id": "r\\u0000x", "metadata": metadata}}
     print("SET", data.set_property_from_json(None, json.dumps(payload)), flush=True)
     print("STRING", data.get_property_string("request_id"), flush=True)
-    print("INT", data.get_property_int("metadata.turn_id"), data.get_property_int("metadata.a"), flush=True)
+    turn_id, a = data.get_property_int("metadata.turn_id"), data.get_property_int("metadata.a")
+    print("INT", turn_id, a, flush=True)
     print("CLONE", data.clone().get_property_to_json("request_id"), flush=True)
     data.get_property_to_json(sys.argv[1])
     print("READ", flush=True)

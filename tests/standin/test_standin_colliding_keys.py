@@ -57,6 +57,8 @@ def test_the_avatar_reading_such_a_tts_payload_is_fatal_as_in_the_real_runtime()
         tester.run()
     [fatal] = caught.value.fatal_errors
     assert (fatal.node, fatal.callback, type(fatal.exception)) == (
-        "spatius_avatar_python", "on_data", ProcessAborted,
+        "spatius_avatar_python",
+        "on_data",
+        ProcessAborted,
     )
     assert "ten_json_object_set" in str(fatal.exception)

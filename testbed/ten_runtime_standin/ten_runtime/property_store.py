@@ -42,7 +42,7 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
     return tuple(key if key else int(index) for key, index in _PART.findall(path))
 
 
-class CollidingKeys(dict):  # type: ignore[type-arg]
+class CollidingKeys(dict[str, Any]):
     """An object from JSON whose keys, cut at U+0000, collide: the first of each key's values
     (what the real getters read), and the keys as written."""
 
