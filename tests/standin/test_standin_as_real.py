@@ -403,3 +403,20 @@ def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_proces
         "INT (1, None) (3, None)",
         "CLONE ('\"r\"', None)",
     ], done.stdout
+
+
+@pytest.mark.parametrize("message_class", [Data, AudioFrame])
+def test_a_str_argument_holding_u0000_is_refused_by_the_property_methods(message_class):
+    message = message_class.create("x")
+    refused = [
+        lambda: message.set_property_string("metadata", "a\x00b"),
+        lambda: message.set_property_string("meta\x00data", "x"),
+        lambda: message.set_property_from_json("metadata", '"a\x00b"'),
+        lambda: message.set_property_int("meta\x00data", 1),
+        lambda: message.get_property_to_json("meta\x00data"),
+        lambda: message.get_property_string("meta\x00data"),
+    ]
+    for call in refused:
+        with pytest.raises(ValueError, match="Failed to parse arguments."):
+            call()
+    assert message.get_property_to_json("") == ("{}", None)  # nothing was set
