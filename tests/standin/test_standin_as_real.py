@@ -417,6 +417,6 @@ def test_a_str_argument_holding_u0000_is_refused_by_the_property_methods(message
         lambda: message.get_property_string("meta\x00data"),
     ]
     for call in refused:
-        with pytest.raises(ValueError, match="Failed to parse arguments."):
+        with pytest.raises(ValueError, match=r"Failed to parse arguments\."):
             call()
     assert message.get_property_to_json("") == ("{}", None)  # nothing was set
