@@ -379,23 +379,27 @@ COLLIDING_KEYS_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("path", ["", "metadata"])
-def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_process(tmp_path, path):
-    # The sender's set_property_from_json succeeds; TEN cuts keys and strings at U+0000,
-    # the typed getters read the first of the colliding keys, and the JSON read of any
-    # object holding them fails ten_json_object_set's assertion (SIGABRT).
-    script = tmp_path / "colliding_keys.py"
+def run_script_in_own_process(tmp_path: Path, script_text: str, *args: str):
+    script = tmp_path / "script.py"
     script.write_text(
-        COLLIDING_KEYS_SCRIPT.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR))
+        script_text.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR))
     )
-    done = subprocess.run(
-        [sys.executable, str(script), path],
+    return subprocess.run(
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
         env=dict(os.environ, TEN_STANDIN_FATAL_EXIT="1"),
         timeout=120,
         cwd=str(tmp_path),
     )
+
+
+@pytest.mark.parametrize("path", ["", "metadata"])
+def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_process(tmp_path, path):
+    # The sender's set_property_from_json succeeds; TEN cuts keys and strings at U+0000,
+    # the typed getters read the first of the colliding keys, and the JSON read of any
+    # object holding them fails ten_json_object_set's assertion (SIGABRT).
+    done = run_script_in_own_process(tmp_path, COLLIDING_KEYS_SCRIPT, path)
     assert done.returncode == -signal.SIGABRT, (done.returncode, done.stdout, done.stderr[-3000:])
     assert done.stdout.splitlines() == [
         "SET None",
@@ -403,6 +407,49 @@ def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_proces
         "INT (1, None) (3, None)",
         "CLONE ('\"r\"', None)",
     ], done.stdout
+
+
+# -- 6. an integer above int64 is held as uint64, which TEN cannot write as JSON -------------
+UINT64_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [{extension_dir!r}]
+    try:
+        import ten_runtime
+    except ImportError:
+        sys.path.insert(0, {standin_dir!r})
+    from ten_runtime import Data
+    for number in (2**63 - 1, 2**64, -(2**63) - 1, int(sys.argv[1])):
+        data = Data.create("tts_audio_end")
+        payload = {{"request_id": "r", "metadata": {{"n": number}}}}
+        print("SET", data.set_property_from_json(None, json.dumps(payload)), flush=True)
+        print("STRING", data.get_property_string("request_id"), flush=True)
+        print("JSON", json.loads(data.get_property_to_json("metadata")[0]), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64 - 1])
+def test_reading_an_integer_above_int64_as_json_aborts_the_process(tmp_path, number):
+    # Below int64 and beyond uint64 a JSON integer is read back (as a float past int64);
+    # in between TEN holds a uint64, and its JSON writer asserts "too large" (SIGABRT).
+    done = run_script_in_own_process(tmp_path, UINT64_SCRIPT, str(number))
+    assert done.returncode == -signal.SIGABRT, (done.returncode, done.stdout, done.stderr[-3000:])
+    read_back = [{"n": 2**63 - 1}, {"n": float(2**64)}, {"n": float(-(2**63) - 1)}]
+    each = ("SET None", "STRING ('r', None)")
+    expected = [line for value in read_back for line in (*each, f"JSON {value}")]
+    assert done.stdout.splitlines() == [*expected, *each], done.stdout
+
+
+def test_nan_infinity_and_numbers_beyond_a_double_are_refused_as_invalid_json():
+    for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}'):
+        data = Data.create("x")
+        error = data.set_property_from_json(None, text)
+        assert error is not None and error.error_code() == 2, text
+        assert data.get_property_to_json("") == ("{}", None), text
+    data = Data.create("x")
+    assert data.set_property_from_json(None, '{"a": 1e308}') is None
+    assert json.loads(data.get_property_to_json("a")[0]) == 1e308
 
 
 @pytest.mark.parametrize("message_class", [Data, AudioFrame])

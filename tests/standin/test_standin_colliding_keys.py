@@ -1,6 +1,8 @@
-"""JSON held as TEN's C core holds it: keys and strings cut at U+0000, and an object whose
-keys then collide aborts whoever reads it as JSON. The same claims are checked against the
-real runtime, in a process of their own, by test_standin_as_real.py (section 5)."""
+"""JSON held as TEN's C core holds it: keys and strings cut at U+0000, integers above int64
+held as uint64, and what the core cannot write back as JSON (an object whose keys then
+collide, such a uint64) aborts whoever reads it as JSON. The same claims are checked
+against the real runtime, in a process of their own, by test_standin_as_real.py
+(sections 5 and 6)."""
 
 import json
 
@@ -34,6 +36,16 @@ def test_a_key_written_twice_in_the_json_text_aborts_the_json_read_too():
     assert data.get_property_to_json("n") == ("3", None)
     with pytest.raises(ProcessAborted):
         data.get_property_to_json("m")
+
+
+def test_a_uint64_above_int64_is_refused_by_the_int_getter_and_aborts_the_json_read():
+    data = Data.create("x")
+    assert data.set_property_from_json(None, json.dumps({"m": [2**63], "n": 2**64})) is None
+    value, error = data.get_property_int("m[0]")
+    assert value == 0 and error is not None
+    assert data.get_property_to_json("n") == ("1.8446744073709552e+19", None)  # a float
+    with pytest.raises(ProcessAborted, match=r"above int64 \(9223372036854775808\)"):
+        data.clone().get_property_to_json("m")
 
 
 class SendsCollidingMetadata(AsyncExtensionTester):

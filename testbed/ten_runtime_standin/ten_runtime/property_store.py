@@ -11,7 +11,11 @@ reads back as `{"a": 1}`). Two keys of one object that are then equal (`"a\\u000
 `"a"`, `"\\u0000"` and `""`, or a key written twice in the JSON text) are both kept; the
 typed getters read the first, and reading that object (or anything holding it) as JSON
 fails an assertion in the real runtime (`ten_json_object_set ... Should not happen`,
-SIGABRT): here `get_json` raises `aborts.ProcessAborted`.
+SIGABRT): here `get_json` raises `aborts.ProcessAborted`. So does an integer above int64
+(up to 2**64 - 1), which the core holds as uint64 and cannot write as JSON (its assertion
+"The value is too large to convert to int64"); the int getter refuses it. Integers beyond
+uint64 (or below int64) become floats; `NaN`, `Infinity` and numbers beyond a double are
+refused as invalid JSON (code 2).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import itertools
+import math
 import re
 from functools import lru_cache
 from typing import Any
@@ -85,21 +90,72 @@ def _cut_strings(value: Any) -> Any:
 
 
 def _ten_json_loads(json_str: str) -> Any:
-    value = json.loads(json_str, object_pairs_hook=_ten_object)
+    value = json.loads(
+        json_str,
+        object_pairs_hook=_ten_object,
+        parse_int=_ten_int,
+        parse_float=_ten_float,
+        parse_constant=_no_constant,
+    )
     # A U+0000 can only be written escaped in JSON text: most texts need no second pass.
     return _cut_strings(value) if "\\u0000" in json_str else value
 
 
-def colliding_object(value: Any) -> CollidingKeys | None:
-    """The first object in `value` (itself included) whose keys collide, or None."""
-    if isinstance(value, CollidingKeys):
+INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class Uint64(int):
+    """An integer from JSON above int64: the core holds it as uint64."""
+
+    made = 0  # as CollidingKeys.made
+
+    def __new__(cls, value: int) -> "Uint64":
+        Uint64.made += 1
+        return super().__new__(cls, value)
+
+
+def _ten_int(digits: str) -> int | float:
+    value = int(digits)
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    return Uint64(value) if 0 < value <= UINT64_MAX else float(value)
+
+
+def _ten_float(digits: str) -> float:
+    value = float(digits)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {digits}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
+def unwritable_value(value: Any) -> CollidingKeys | Uint64 | None:
+    """The first value in `value` (itself included) the core cannot write as JSON: an
+    object whose keys collide, or a uint64 above int64. None if there is none."""
+    if isinstance(value, (CollidingKeys, Uint64)):
         return value
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     for item in items:
-        found = colliding_object(item)
+        found = unwritable_value(item)
         if found is not None:
             return found
     return None
+
+
+def _unwritable_reason(path: str | None, value: CollidingKeys | Uint64) -> str:
+    if isinstance(value, Uint64):
+        what = f"an integer above int64 ({int(value)}), held as uint64"
+        assertion = "ten_value_uint64_to_json ... The value is too large to convert to int64"
+    else:
+        what = f"an object with the keys {value.written_keys!r}, equal once cut at U+0000"
+        assertion = "ten_json_object_set ... Should not happen"
+    return (
+        f"get_property_to_json({path!r}): {what}: the real runtime fails an assertion here "
+        f"({assertion}) and aborts the whole process (SIGABRT)"
+    )
 
 
 def copy_json(value: Any) -> Any:
@@ -194,14 +250,9 @@ class PropertyStore:
         value = self.lookup(path)
         if value is _MISSING:
             return "", not_found_error(path)
-        colliding = colliding_object(value) if CollidingKeys.made else None
-        if colliding is not None:
-            raise abort_process(
-                f"get_property_to_json({path!r}): an object with the keys "
-                f"{colliding.written_keys!r}, equal once cut at U+0000: the real runtime "
-                "fails an assertion here (ten_json_object_set ... Should not happen) and "
-                "aborts the whole process (SIGABRT)"
-            )
+        unwritable = unwritable_value(value) if CollidingKeys.made or Uint64.made else None
+        if unwritable is not None:
+            raise abort_process(_unwritable_reason(path, unwritable))
         return to_json(value), None
 
     def set_json(self, path: str | None, json_str: str) -> TenError | None:
@@ -216,6 +267,8 @@ class PropertyStore:
         value = self.lookup(path)
         if value is _MISSING:
             return 0, not_found_error(path)
+        if isinstance(value, Uint64):
+            return 0, generic_error(f"property {path} is a uint64 above int64")
         if isinstance(value, int) and not isinstance(value, bool):
             return value, None
         return 0, None
