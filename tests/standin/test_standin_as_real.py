@@ -353,3 +353,117 @@ def test_a_plain_send_cmd_of_a_streamed_answer_fails_an_assertion_that_ends_the_
     assert done.returncode != 0, done.stdout
     assert "RESULT" not in done.stdout and "RUN" not in done.stdout
     assert "is_completed" in done.stderr + done.stdout
+
+
+# -- 5. an object whose keys collide once cut at U+0000 aborts whoever reads it as JSON -------
+COLLIDING_KEYS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [{extension_dir!r}]
+    try:
+        import ten_runtime
+    except ImportError:
+        sys.path.insert(0, {standin_dir!r})
+    from ten_runtime import Data
+    data = Data.create("tts_audio_start")
+    metadata = {{"turn_id\\u0000": 1, "turn_id": 2, "a\\u0000b": 3}}
+    payload = {{"request_id": "r\\u0000x", "metadata": metadata}}
+    print("SET", data.set_property_from_json(None, json.dumps(payload)), flush=True)
+    print("STRING", data.get_property_string("request_id"), flush=True)
+    turn_id, a = data.get_property_int("metadata.turn_id"), data.get_property_int("metadata.a")
+    print("INT", turn_id, a, flush=True)
+    print("CLONE", data.clone().get_property_to_json("request_id"), flush=True)
+    data.get_property_to_json(sys.argv[1])
+    print("READ", flush=True)
+    """
+)
+
+
+def run_script_in_own_process(tmp_path: Path, script_text: str, *args: str):
+    script = tmp_path / "script.py"
+    script.write_text(
+        script_text.format(extension_dir=str(EXTENSION_DIR), standin_dir=str(STANDIN_DIR))
+    )
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TEN_STANDIN_FATAL_EXIT="1"),
+        timeout=120,
+        cwd=str(tmp_path),
+    )
+
+
+@pytest.mark.parametrize("path", ["", "metadata"])
+def test_reading_an_object_whose_keys_collide_at_u0000_as_json_aborts_the_process(tmp_path, path):
+    # The sender's set_property_from_json succeeds; TEN cuts keys and strings at U+0000,
+    # the typed getters read the first of the colliding keys, and the JSON read of any
+    # object holding them fails ten_json_object_set's assertion (SIGABRT).
+    done = run_script_in_own_process(tmp_path, COLLIDING_KEYS_SCRIPT, path)
+    assert done.returncode == -signal.SIGABRT, (done.returncode, done.stdout, done.stderr[-3000:])
+    assert done.stdout.splitlines() == [
+        "SET None",
+        "STRING ('r', None)",
+        "INT (1, None) (3, None)",
+        "CLONE ('\"r\"', None)",
+    ], done.stdout
+
+
+# -- 6. an integer above int64 is held as uint64, which TEN cannot write as JSON -------------
+UINT64_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [{extension_dir!r}]
+    try:
+        import ten_runtime
+    except ImportError:
+        sys.path.insert(0, {standin_dir!r})
+    from ten_runtime import Data
+    for number in (2**63 - 1, 2**64, -(2**63) - 1, int(sys.argv[1])):
+        data = Data.create("tts_audio_end")
+        payload = {{"request_id": "r", "metadata": {{"n": number}}}}
+        print("SET", data.set_property_from_json(None, json.dumps(payload)), flush=True)
+        print("STRING", data.get_property_string("request_id"), flush=True)
+        print("JSON", json.loads(data.get_property_to_json("metadata")[0]), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64 - 1])
+def test_reading_an_integer_above_int64_as_json_aborts_the_process(tmp_path, number):
+    # Below int64 and beyond uint64 a JSON integer is read back (as a float past int64);
+    # in between TEN holds a uint64, and its JSON writer asserts "too large" (SIGABRT).
+    done = run_script_in_own_process(tmp_path, UINT64_SCRIPT, str(number))
+    assert done.returncode == -signal.SIGABRT, (done.returncode, done.stdout, done.stderr[-3000:])
+    read_back = [{"n": 2**63 - 1}, {"n": float(2**64)}, {"n": float(-(2**63) - 1)}]
+    each = ("SET None", "STRING ('r', None)")
+    expected = [line for value in read_back for line in (*each, f"JSON {value}")]
+    assert done.stdout.splitlines() == [*expected, *each], done.stdout
+
+
+def test_nan_infinity_and_numbers_beyond_a_double_are_refused_as_invalid_json():
+    for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}'):
+        data = Data.create("x")
+        error = data.set_property_from_json(None, text)
+        assert error is not None and error.error_code() == 2, text
+        assert data.get_property_to_json("") == ("{}", None), text
+    data = Data.create("x")
+    assert data.set_property_from_json(None, '{"a": 1e308}') is None
+    assert json.loads(data.get_property_to_json("a")[0]) == 1e308
+
+
+@pytest.mark.parametrize("message_class", [Data, AudioFrame])
+def test_a_str_argument_holding_u0000_is_refused_by_the_property_methods(message_class):
+    message = message_class.create("x")
+    refused = [
+        lambda: message.set_property_string("metadata", "a\x00b"),
+        lambda: message.set_property_string("meta\x00data", "x"),
+        lambda: message.set_property_from_json("metadata", '"a\x00b"'),
+        lambda: message.set_property_int("meta\x00data", 1),
+        lambda: message.get_property_to_json("meta\x00data"),
+        lambda: message.get_property_string("meta\x00data"),
+    ]
+    for call in refused:
+        with pytest.raises(ValueError, match=r"Failed to parse arguments\."):
+            call()
+    assert message.get_property_to_json("") == ("{}", None)  # nothing was set

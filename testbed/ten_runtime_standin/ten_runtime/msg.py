@@ -16,6 +16,14 @@ from .property_store import PropertyStore
 M = TypeVar("M", bound="Msg")
 
 
+def _refuse_nul(*args: object) -> None:
+    """The real binding parses str arguments as C strings: one holding U+0000 is refused
+    before the runtime sees it (observed for paths, values and JSON text alike)."""
+    for arg in args:
+        if isinstance(arg, str) and "\x00" in arg:
+            raise ValueError("Failed to parse arguments.")
+
+
 class Msg:
     # The message kind used in graph connections and manifest `api` sections.
     KIND = "msg"
@@ -86,39 +94,51 @@ class Msg:
 
     # -- properties ----------------------------------------------------------------------------
     def get_property_to_json(self, path: str | None = None) -> tuple[str, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_json(path)
 
     def set_property_from_json(self, path: str | None, json_str: str) -> TenError | None:
+        _refuse_nul(path, json_str)
         return self._props.set_json(path, json_str)
 
     def get_property_int(self, path: str) -> tuple[int, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_int(path)
 
     def set_property_int(self, path: str, value: int) -> TenError | None:
+        _refuse_nul(path)
         return self._props.set_int(path, value)
 
     def get_property_string(self, path: str) -> tuple[str | None, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_string(path)
 
     def set_property_string(self, path: str, value: str) -> TenError | None:
+        _refuse_nul(path, value)
         return self._props.set_string(path, value)
 
     def get_property_bool(self, path: str) -> tuple[bool, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_bool(path)
 
     def set_property_bool(self, path: str, value: bool) -> TenError | None:
+        _refuse_nul(path)
         return self._props.set_bool(path, value)
 
     def get_property_float(self, path: str) -> tuple[float, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_float(path)
 
     def set_property_float(self, path: str, value: float) -> TenError | None:
+        _refuse_nul(path)
         return self._props.set_float(path, value)
 
     def get_property_buf(self, path: str) -> tuple[bytearray, TenError | None]:
+        _refuse_nul(path)
         return self._props.get_buf(path)
 
     def set_property_buf(self, path: str, value: bytes) -> TenError | None:
+        _refuse_nul(path)
         return self._props.set_buf(path, value)
 
     # Stand-in internals: the property object, read by schema checks and recording.

@@ -8,6 +8,7 @@ import asyncio
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from .aborts import ProcessAborted
 from .log_level import LogLevel
 from .loc import Loc
 from .log import emit_log
@@ -177,10 +178,10 @@ class NodeHost:
     # -- helpers ---------------------------------------------------------------------------------
     async def _guarded(self, callback: str, *args: Any) -> None:
         """Runs the node's coroutine `callback(*args)`; an exception escaping it is fatal
-        for the run."""
+        for the run, and so is a runtime call in it that aborts the real process."""
         try:
             await getattr(self.callbacks, callback)(*args)
-        except Exception as exc:  # every escaped exception is fatal
+        except (Exception, ProcessAborted) as exc:  # every escaped exception is fatal
             self.failed = True
             self.runtime.fail(self.name, callback, exc)
 

@@ -4,6 +4,18 @@ Used for an extension's properties and for every message's properties, with the 
 results of the real runtime's getters: a missing path gives the type's zero value and an
 error with code 100000; a wrong type gives `(0, None)` from the int getter, `(None, None)`
 from the string getter and an error (code 1) from the bool, float and buf getters.
+
+JSON set with `set_property_from_json` is held as the real runtime holds it: its C core
+keeps keys and strings as C strings, so each is cut at its first U+0000 (`{"a\\u0000b": 1}`
+reads back as `{"a": 1}`). Two keys of one object that are then equal (`"a\\u0000x"` and
+`"a"`, `"\\u0000"` and `""`, or a key written twice in the JSON text) are both kept; the
+typed getters read the first, and reading that object (or anything holding it) as JSON
+fails an assertion in the real runtime (`ten_json_object_set ... Should not happen`,
+SIGABRT): here `get_json` raises `aborts.ProcessAborted`. So does an integer above int64
+(up to 2**64 - 1), which the core holds as uint64 and cannot write as JSON (its assertion
+"The value is too large to convert to int64"); the int getter refuses it. Integers beyond
+uint64 (or below int64) become floats; `NaN`, `Infinity` and numbers beyond a double are
+refused as invalid JSON (code 2).
 """
 
 from __future__ import annotations
@@ -11,10 +23,12 @@ from __future__ import annotations
 import base64
 import json
 import itertools
+import math
 import re
 from functools import lru_cache
 from typing import Any
 
+from .aborts import abort_process
 from .error import TenError, generic_error, not_found_error
 
 _MISSING = object()
@@ -33,10 +47,124 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
     return tuple(key if key else int(index) for key, index in _PART.findall(path))
 
 
+class CollidingKeys(dict[str, Any]):
+    """An object from JSON whose keys, cut at U+0000, collide: the first of each key's values
+    (what the real getters read), and the keys as written."""
+
+    made = 0  # how many were ever made: while none, reading JSON need not look for one
+
+    def __init__(self, items: dict[str, Any], written_keys: list[str]) -> None:
+        super().__init__(items)
+        self.written_keys = written_keys
+        CollidingKeys.made += 1
+
+
+def _ten_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with its keys as the real runtime holds them (`json.loads`'
+    object_pairs_hook)."""
+    items: dict[str, Any] = {}
+    collided = False
+    for key, value in pairs:
+        held = _c_string(key)
+        if held in items:
+            collided = True
+        else:
+            items[held] = value
+    return CollidingKeys(items, [key for key, _ in pairs]) if collided else items
+
+
+def _c_string(text: str) -> str:
+    return text.partition("\x00")[0]
+
+
+def _cut_strings(value: Any) -> Any:
+    """Every string in `value` cut at its first U+0000 (dicts and lists changed in place)."""
+    if isinstance(value, str):
+        return _c_string(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _cut_strings(item)
+    elif isinstance(value, list):
+        value[:] = [_cut_strings(item) for item in value]
+    return value
+
+
+def _ten_json_loads(json_str: str) -> Any:
+    value = json.loads(
+        json_str,
+        object_pairs_hook=_ten_object,
+        parse_int=_ten_int,
+        parse_float=_ten_float,
+        parse_constant=_no_constant,
+    )
+    # A U+0000 can only be written escaped in JSON text: most texts need no second pass.
+    return _cut_strings(value) if "\\u0000" in json_str else value
+
+
+INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class Uint64(int):
+    """An integer from JSON above int64: the core holds it as uint64."""
+
+    made = 0  # as CollidingKeys.made
+
+    def __new__(cls, value: int) -> "Uint64":
+        Uint64.made += 1
+        return super().__new__(cls, value)
+
+
+def _ten_int(digits: str) -> int | float:
+    value = int(digits)
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    return Uint64(value) if 0 < value <= UINT64_MAX else float(value)
+
+
+def _ten_float(digits: str) -> float:
+    value = float(digits)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {digits}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
+def unwritable_value(value: Any) -> CollidingKeys | Uint64 | None:
+    """The first value in `value` (itself included) the core cannot write as JSON: an
+    object whose keys collide, or a uint64 above int64. None if there is none."""
+    if isinstance(value, (CollidingKeys, Uint64)):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = unwritable_value(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _unwritable_reason(path: str | None, value: CollidingKeys | Uint64) -> str:
+    if isinstance(value, Uint64):
+        what = f"an integer above int64 ({int(value)}), held as uint64"
+        assertion = "ten_value_uint64_to_json ... The value is too large to convert to int64"
+    else:
+        what = f"an object with the keys {value.written_keys!r}, equal once cut at U+0000"
+        assertion = "ten_json_object_set ... Should not happen"
+    return (
+        f"get_property_to_json({path!r}): {what}: the real runtime fails an assertion here "
+        f"({assertion}) and aborts the whole process (SIGABRT)"
+    )
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON-like data; faster than copy.deepcopy on the message hot path."""
     if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
+        copied = {key: copy_json(item) for key, item in value.items()}
+        if isinstance(value, CollidingKeys):  # a clone keeps both keys, as the real one
+            return CollidingKeys(copied, value.written_keys)
+        return copied
     if isinstance(value, list):
         return [copy_json(item) for item in value]
     return value
@@ -122,11 +250,14 @@ class PropertyStore:
         value = self.lookup(path)
         if value is _MISSING:
             return "", not_found_error(path)
+        unwritable = unwritable_value(value) if CollidingKeys.made or Uint64.made else None
+        if unwritable is not None:
+            raise abort_process(_unwritable_reason(path, unwritable))
         return to_json(value), None
 
     def set_json(self, path: str | None, json_str: str) -> TenError | None:
         try:
-            value = json.loads(json_str)
+            value = _ten_json_loads(json_str)
         except (TypeError, ValueError) as exc:
             return TenError(2, f"invalid JSON: {exc}")
         return self.set(path, value)
@@ -136,6 +267,8 @@ class PropertyStore:
         value = self.lookup(path)
         if value is _MISSING:
             return 0, not_found_error(path)
+        if isinstance(value, Uint64):
+            return 0, generic_error(f"property {path} is a uint64 above int64")
         if isinstance(value, int) and not isinstance(value, bool):
             return value, None
         return 0, None

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import sys
 import threading
 import time
 import uuid
@@ -17,6 +15,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from . import standin
+from .aborts import end_process_if_asked
 from .addon_manager import AddonInfo, resolve_addon
 from .async_extension import AsyncExtension
 from .async_ten_env import AsyncTenEnv
@@ -47,22 +46,6 @@ class SchemaAbort(RuntimeError):
     """The real runtime's schema code fails an assertion on this message (SIGABRT)."""
 
     aborts_process = True
-
-
-FATAL_EXIT_ENV = "TEN_STANDIN_FATAL_EXIT"
-
-
-def end_process_if_asked(exc: BaseException) -> None:
-    """With TEN_STANDIN_FATAL_EXIT=1, a fatal error ends the process as in the real runtime:
-    SIGABRT for what aborts there (`aborts_process`), else exit code 1. Without it the run
-    stops and run() raises StandinRunError, which tests can inspect."""
-    if os.environ.get(FATAL_EXIT_ENV) != "1":
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if getattr(exc, "aborts_process", False):
-        os.abort()
-    os._exit(1)
 
 
 class GraphRuntime:
